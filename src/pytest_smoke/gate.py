@@ -1,0 +1,353 @@
+"""The rollback gate: test results and a policy in, a decision out.
+
+Pure logic: no I/O and no pytest. The rules, checked from the most severe down; the verdict is
+the first level with a reason, and every reason at that level is reported:
+
+ROLLBACK
+    a ``critical`` test failed or errored; a test of a rollback category (``database`` by default)
+    failed; every test of one dependency category failed; or the failure rate of the smoke tests
+    that ran exceeds ``max_failure_percent``.
+INVESTIGATE
+    the run cannot be trusted: no smoke test ran, collection errors, more than
+    ``max_skip_percent`` skipped, a test passed only on rerun, an xdist worker crashed, or the run
+    was cut short.
+MONITOR
+    some non-critical tests failed, under the threshold.
+PROCEED
+    every smoke test passed.
+
+Failures that share a root cause (a dependency that is down) are grouped: a group counts as one
+test toward the failure rate, and the decision names the cause.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Final
+
+from pytest_smoke.markers import DEPENDENCY_MARKERS
+
+
+class Verdict(enum.StrEnum):
+    """What to do with the deployment, from best to worst."""
+
+    PROCEED = "PROCEED"
+    MONITOR = "MONITOR"
+    INVESTIGATE = "INVESTIGATE"
+    ROLLBACK = "ROLLBACK"
+
+    @property
+    def exit_code(self) -> int:
+        """The process exit status for this verdict when the gate is on."""
+        return EXIT_CODES[self]
+
+
+#: Exit status per verdict. 1-5 are pytest's own; 10 and 11 are outside them on purpose, so a
+#: pipeline can tell "the deployment is bad" from "pytest could not run".
+EXIT_CODES: Final[Mapping[Verdict, int]] = {
+    Verdict.PROCEED: 0,
+    Verdict.MONITOR: 0,
+    Verdict.INVESTIGATE: 10,
+    Verdict.ROLLBACK: 11,
+}
+
+
+class Outcome(enum.StrEnum):
+    """The final outcome of one test, all of its phases combined."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+    XFAILED = "xfailed"
+    XPASSED = "xpassed"
+
+
+FAILING: Final = frozenset({Outcome.FAILED, Outcome.ERROR})
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One gated test as the gate sees it."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    nodeid: str
+    outcome: Outcome
+    categories: frozenset[str] = frozenset()
+    critical: bool = False
+    cause: str | None = None
+    reruns: int = 0
+    duration: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in FAILING
+
+    @property
+    def ran(self) -> bool:
+        return self.outcome is not Outcome.SKIPPED
+
+    @property
+    def flaky(self) -> bool:
+        """Passed, but only after at least one rerun."""
+        return self.reruns > 0 and not self.failed
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Everything the gate needs to know about one run."""
+
+    results: tuple[TestResult, ...] = ()
+    collection_errors: int = 0
+    worker_crashes: tuple[str, ...] = ()
+    interrupted: str | None = None
+
+
+class PolicyError(ValueError):
+    """A policy value out of its range; the message names the setting and the valid range."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The numbers the gate decides with. Defaults follow the rollback criteria we grew from."""
+
+    max_failure_percent: float = 20.0
+    max_skip_percent: float = 50.0
+    category_min_tests: int = 2
+    rollback_categories: frozenset[str] = frozenset({"database"})
+
+    def __post_init__(self) -> None:
+        for name in ("max_failure_percent", "max_skip_percent"):
+            value = getattr(self, name)
+            if not 0 <= value <= 100:
+                raise PolicyError(f"{name} must be between 0 and 100, got {value!r}")
+        if self.category_min_tests < 1:
+            raise PolicyError(f"category_min_tests must be 1 or more, got {self.category_min_tests!r}")
+        unknown = sorted(set(self.rollback_categories) - set(DEPENDENCY_MARKERS))
+        if unknown:
+            raise PolicyError(
+                f"rollback_categories: unknown categor{'y' if len(unknown) == 1 else 'ies'} "
+                f"{', '.join(unknown)}; choose from {', '.join(DEPENDENCY_MARKERS)}"
+            )
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Test counts for one category, or for the whole run."""
+
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.errors + self.skipped
+
+    @property
+    def ran(self) -> int:
+        return self.passed + self.failed + self.errors
+
+    @property
+    def failing(self) -> int:
+        return self.failed + self.errors
+
+    @classmethod
+    def of(cls, results: Iterable[TestResult]) -> Counts:
+        passed = failed = errors = skipped = 0
+        for result in results:
+            if result.outcome is Outcome.FAILED:
+                failed += 1
+            elif result.outcome is Outcome.ERROR:
+                errors += 1
+            elif result.outcome is Outcome.SKIPPED:
+                skipped += 1
+            else:
+                passed += 1
+        return cls(passed=passed, failed=failed, errors=errors, skipped=skipped)
+
+
+@dataclass(frozen=True)
+class CauseGroup:
+    """Failures that share one root cause."""
+
+    cause: str
+    nodeids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The gate's answer: the verdict, why, and the numbers behind it."""
+
+    verdict: Verdict
+    reasons: tuple[str, ...]
+    totals: Counts
+    categories: Mapping[str, Counts]
+    causes: tuple[CauseGroup, ...] = ()
+    failure_rate: float | None = None
+    flaky: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    results: tuple[TestResult, ...] = field(default=(), repr=False)
+
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.exit_code
+
+
+_MAX_LISTED: Final = 3
+
+
+def decide(run: RunSummary, policy: Policy | None = None) -> Decision:
+    """Turn one run's results into a :class:`Decision` under ``policy``."""
+    policy = policy or Policy()
+    results = run.results
+    totals = Counts.of(results)
+    categories = _category_counts(results)
+    causes = _cause_groups(results)
+    rate = _failure_rate(results, causes)
+    flaky = tuple(r.nodeid for r in results if r.flaky)
+
+    reasons: dict[Verdict, list[str]] = {verdict: [] for verdict in Verdict}
+    reasons[Verdict.ROLLBACK] = _rollback_reasons(results, policy, rate)
+    reasons[Verdict.INVESTIGATE] = _investigate_reasons(run, totals, policy, flaky)
+    if totals.failing:
+        shown = _percent(rate) if rate is not None else "n/a"
+        reasons[Verdict.MONITOR] = [
+            f"{_plural(totals.failing, 'non-critical smoke test')} failed "
+            f"(failure rate {shown}, threshold {_number(policy.max_failure_percent)}%)"
+        ]
+
+    verdict = next(
+        (v for v in (Verdict.ROLLBACK, Verdict.INVESTIGATE, Verdict.MONITOR) if reasons[v]),
+        Verdict.PROCEED,
+    )
+    notes = tuple(reasons[Verdict.INVESTIGATE]) if verdict is Verdict.ROLLBACK else ()
+    return Decision(
+        verdict=verdict,
+        reasons=tuple(reasons[verdict]) or ("every smoke test passed",),
+        totals=totals,
+        categories=categories,
+        causes=causes,
+        failure_rate=float(rate) if rate is not None else None,
+        flaky=flaky,
+        notes=notes,
+        results=results,
+    )
+
+
+def _rollback_reasons(
+    results: tuple[TestResult, ...], policy: Policy, rate: Fraction | None
+) -> list[str]:
+    reasons: list[str] = []
+    critical = [r for r in results if r.critical and r.failed]
+    reasons.extend(f"critical test failed: {_with_cause(r)}" for r in critical)
+
+    seen = {r.nodeid for r in critical}
+    for category in _ordered(policy.rollback_categories):
+        failed = [r for r in results if category in r.categories and r.failed]
+        reasons.extend(
+            f"{category} test failed: {_with_cause(r)}" for r in failed if r.nodeid not in seen
+        )
+        seen.update(r.nodeid for r in failed)
+
+    for category in _ordered({c for r in results for c in r.categories}):
+        ran = [r for r in results if category in r.categories and r.ran]
+        if len(ran) >= policy.category_min_tests and all(r.failed for r in ran):
+            shared = {r.cause for r in ran}
+            why = f" (caused by: {shared.pop()})" if len(shared) == 1 and None not in shared else ""
+            reasons.append(f"every {category} test failed ({len(ran)} of {len(ran)}){why}")
+
+    limit = Fraction(str(policy.max_failure_percent)) / 100
+    if rate is not None and rate > limit:
+        reasons.append(
+            f"failure rate {_percent(rate)} > {_number(policy.max_failure_percent)}% threshold"
+        )
+    return reasons
+
+
+def _investigate_reasons(
+    run: RunSummary, totals: Counts, policy: Policy, flaky: tuple[str, ...]
+) -> list[str]:
+    reasons: list[str] = []
+    if totals.total == 0:
+        reasons.append("no smoke test ran: none was collected (mark tests with @pytest.mark.smoke)")
+    elif totals.ran == 0:
+        reasons.append(f"no smoke test ran: all {totals.total} were skipped")
+    elif Fraction(totals.skipped, totals.total) > Fraction(str(policy.max_skip_percent)) / 100:
+        reasons.append(
+            f"{totals.skipped} of {totals.total} smoke tests skipped "
+            f"({_percent(Fraction(totals.skipped, totals.total))} > "
+            f"{_number(policy.max_skip_percent)}%)"
+        )
+    if run.collection_errors:
+        reasons.append(
+            f"{_plural(run.collection_errors, 'collection error')}: "
+            "some smoke tests could not even be loaded"
+        )
+    if flaky:
+        reasons.append(f"passed only on rerun: {_listed(flaky)}")
+    reasons.extend(f"xdist worker crashed: {message}" for message in run.worker_crashes)
+    if run.interrupted:
+        reasons.append(f"the run was cut short: {run.interrupted}")
+    return reasons
+
+
+def _category_counts(results: tuple[TestResult, ...]) -> dict[str, Counts]:
+    present = {c for r in results for c in r.categories}
+    counts = {c: Counts.of(r for r in results if c in r.categories) for c in _ordered(present)}
+    uncategorised = [r for r in results if not r.categories]
+    if uncategorised:
+        counts["other"] = Counts.of(uncategorised)
+    return counts
+
+
+def _cause_groups(results: tuple[TestResult, ...]) -> tuple[CauseGroup, ...]:
+    groups: dict[str, list[str]] = {}
+    for result in results:
+        if result.failed and result.cause:
+            groups.setdefault(result.cause, []).append(result.nodeid)
+    return tuple(CauseGroup(cause, tuple(ids)) for cause, ids in groups.items())
+
+
+def _failure_rate(
+    results: tuple[TestResult, ...], causes: tuple[CauseGroup, ...]
+) -> Fraction | None:
+    """Failing share of the tests that ran, each root-cause group counted as one test."""
+    ran = sum(1 for r in results if r.ran)
+    if not ran:
+        return None
+    grouped = sum(len(group.nodeids) for group in causes)
+    failing = sum(1 for r in results if r.failed) - grouped + len(causes)
+    return Fraction(failing, ran - grouped + len(causes))
+
+
+def _ordered(categories: Iterable[str]) -> list[str]:
+    """Known dependency categories in their documented order, then any others by name."""
+    known = list(DEPENDENCY_MARKERS)
+    return sorted(categories, key=lambda c: (known.index(c) if c in known else len(known), c))
+
+
+def _with_cause(result: TestResult) -> str:
+    return f"{result.nodeid} (caused by: {result.cause})" if result.cause else result.nodeid
+
+
+def _listed(nodeids: tuple[str, ...]) -> str:
+    shown = ", ".join(nodeids[:_MAX_LISTED])
+    more = len(nodeids) - _MAX_LISTED
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _percent(value: Fraction) -> str:
+    return f"{float(value) * 100:.1f}%"
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -1,0 +1,101 @@
+"""pytest hooks of pytest-smoke-gate (entry point ``smoke``). Each hook is a few lines; the
+work happens in settings, recorder, gate and reports, which know nothing of these hooks."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pytest_smoke import _state, hooks, markers, options
+from pytest_smoke.causes import root_cause_of
+from pytest_smoke.fixtures.settings import smoke_settings
+from pytest_smoke.reporter import GateReporter, XdistHooks
+from pytest_smoke.settings import SettingsError, load_settings
+
+__all__ = ["smoke_settings"]
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in markers.marker_lines():
+        config.addinivalue_line("markers", line)
+    requested = options.smoke_run_requested(config)
+    try:
+        config.stash[_state.settings_key] = load_settings(
+            cli=options.cli_values(config),
+            environ=os.environ,
+            ini=options.ini_values(config),
+            rootdir=config.rootpath,
+        )
+    except SettingsError as error:
+        if requested:
+            raise pytest.UsageError(f"smoke: {error}") from None
+        # Not a smoke run (yet): only complain if smoke tests are collected or settings used.
+        config.stash[_state.settings_error_key] = f"smoke: {error}"
+    if hasattr(config, "workerinput"):
+        return  # xdist worker: the controller aggregates and reports
+    reporter = GateReporter(config, requested=requested)
+    config.stash[_state.reporter_key] = reporter
+    config.pluginmanager.register(reporter, "smoke-gate-reporter")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(reporter), "smoke-gate-xdist")
+    if config.pluginmanager.hasplugin("html") and getattr(config.option, "htmlpath", None):
+        from pytest_smoke.reports.html import HtmlVerdictSection
+
+        config.pluginmanager.register(
+            HtmlVerdictSection(reporter.html_section), "smoke-gate-html"
+        )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    settings = config.stash.get(_state.settings_key, None)
+    if settings is None or not options.smoke_run_requested(config):
+        return None
+    profile = f"{settings.profile} ({settings.profile_file})" if settings.profile_file else "none"
+    lines = [f"smoke: profile {profile}, gate {'on' if settings.gate else 'off (advisory)'}"]
+    if config.option.verbose > 0:
+        lines += [f"  {name}={value}  [{source}]" for name, value, source in settings.describe()]
+    return lines
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not any(item.get_closest_marker(name) for item in items for name in markers.GATED_MARKERS):
+        return
+    settings = _state.get_settings(config)  # smoke tests collected: bad settings stop the run
+    if settings.quick:
+        keep = [item for item in items if item.get_closest_marker(markers.CRITICAL)]
+        dropped = [item for item in items if not item.get_closest_marker(markers.CRITICAL)]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> pytest.TestReport:
+    report: pytest.TestReport = yield
+    # Carried on the report so they reach the xdist controller; keywords would mix in names.
+    report.smoke_markers = sorted(  # type: ignore[attr-defined]
+        {mark.name for mark in item.iter_markers()} & markers.OWN_MARKERS
+    )
+    if report.failed:
+        report.smoke_cause = item.config.hook.pytest_smoke_root_cause(  # type: ignore[attr-defined]
+            item=item, call=call, report=report
+        )
+    return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_smoke_root_cause(
+    item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport
+) -> str | None:
+    return root_cause_of(call.excinfo.value if call.excinfo else None)

@@ -1,0 +1,122 @@
+"""Fold pytest's per-phase test reports into one :class:`TestResult` per gated test.
+
+Plain data in (no pytest objects), so it is the same on the controller of an xdist run, where
+the reports arrive from workers, and in a single process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pytest_smoke.gate import FAILING, Outcome, RunSummary, TestResult
+from pytest_smoke.markers import CRITICAL, DEPENDENCY_MARKERS, GATED_MARKERS
+
+
+@dataclass
+class _Entry:
+    outcome: Outcome | None = None
+    markers: frozenset[str] | None = None
+    cause: str | None = None
+    reruns: int = 0
+    duration: float = 0.0
+
+
+class ResultRecorder:
+    """Collects test phases as they are reported and builds the gate's :class:`RunSummary`."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self.collection_errors = 0
+        self.worker_crashes: list[str] = []
+
+    def add_phase(
+        self,
+        *,
+        nodeid: str,
+        when: str,
+        outcome: str,
+        markers: Iterable[str] | None,
+        wasxfail: bool = False,
+        cause: str | None = None,
+        duration: float = 0.0,
+    ) -> None:
+        """Record one phase (setup, call, teardown) of a test.
+
+        ``outcome`` is pytest's (passed, failed, skipped) or ``rerun`` from pytest-rerunfailures;
+        ``markers`` is ``None`` when the report does not say (an xdist crash report).
+        """
+        entry = self._entries.setdefault(nodeid, _Entry())
+        entry.duration += duration
+        if markers is not None:
+            entry.markers = frozenset(markers)
+        if outcome == "rerun":
+            entry.reruns += 1
+            entry.outcome = None
+            entry.cause = None
+            return
+        phase_outcome = _phase_outcome(when, outcome, wasxfail)
+        if phase_outcome is None:
+            return
+        if phase_outcome in FAILING:
+            entry.cause = entry.cause or cause
+            if entry.outcome in FAILING:
+                return  # the first failure of a test is the one that describes it
+        entry.outcome = phase_outcome
+
+    def add_collection_error(self) -> None:
+        self.collection_errors += 1
+
+    def add_worker_crash(self, message: str) -> None:
+        self.worker_crashes.append(message)
+
+    def ungated_outcomes(self) -> list[Outcome]:
+        """Outcomes of tests that ran without a smoke or critical marker (not gated)."""
+        return [
+            e.outcome
+            for e in self._entries.values()
+            if e.outcome is not None and e.markers is not None and not e.markers & GATED_MARKERS
+        ]
+
+    def summary(self, *, interrupted: str | None = None) -> RunSummary:
+        results = tuple(
+            _result(nodeid, entry)
+            for nodeid, entry in self._entries.items()
+            if entry.outcome is not None and _gated(entry)
+        )
+        return RunSummary(
+            results=results,
+            collection_errors=self.collection_errors,
+            worker_crashes=tuple(self.worker_crashes),
+            interrupted=interrupted,
+        )
+
+
+def _gated(entry: _Entry) -> bool:
+    # A report that carries no markers (an xdist crash before setup finished) is gated: when we
+    # cannot tell, we fail closed.
+    return entry.markers is None or bool(entry.markers & GATED_MARKERS)
+
+
+def _result(nodeid: str, entry: _Entry) -> TestResult:
+    markers = entry.markers or frozenset()
+    assert entry.outcome is not None
+    return TestResult(
+        nodeid=nodeid,
+        outcome=entry.outcome,
+        categories=frozenset(markers & DEPENDENCY_MARKERS.keys()),
+        critical=CRITICAL in markers,
+        cause=entry.cause if entry.outcome in FAILING else None,
+        reruns=entry.reruns,
+        duration=round(entry.duration, 6),
+    )
+
+
+def _phase_outcome(when: str, outcome: str, wasxfail: bool) -> Outcome | None:
+    if outcome == "failed":
+        return Outcome.FAILED if when == "call" or when not in {"setup", "teardown"} else Outcome.ERROR
+    if outcome == "skipped":
+        return Outcome.XFAILED if wasxfail else Outcome.SKIPPED
+    if when == "call":
+        return Outcome.XPASSED if wasxfail else Outcome.PASSED
+    return None

@@ -1,0 +1,202 @@
+"""The controller-side plugin object: records outcomes, asks the gate, writes every report.
+
+Registered in ``pytest_configure`` on the controller only (never on an xdist worker), like
+pytest's own JUnit reporter. Worker reports reach it through ``pytest_runtest_logreport``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_smoke import _state
+from pytest_smoke.gate import Decision, Policy, Verdict, decide
+from pytest_smoke.recorder import ResultRecorder
+from pytest_smoke.reports.html import verdict_html
+from pytest_smoke.reports.json_report import report_document, write_json
+from pytest_smoke.reports.junit import suite_properties
+from pytest_smoke.reports.step_summary import append_step_summary, step_summary_markdown
+from pytest_smoke.reports.terminal import verdict_lines, verdict_title
+
+if TYPE_CHECKING:
+    from pytest_smoke.gate import RunSummary
+    from pytest_smoke.settings import Settings
+
+_COLOUR = {
+    Verdict.PROCEED: {"green": True},
+    Verdict.MONITOR: {"yellow": True},
+    Verdict.INVESTIGATE: {"yellow": True},
+    Verdict.ROLLBACK: {"red": True},
+}
+# pytest exit statuses that mean the run itself went wrong; the gate never turns them into 0.
+_UNTRUSTED = {pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR}
+
+
+class GateReporter:
+    """Aggregates a run's results and applies the gate at session end."""
+
+    def __init__(self, config: pytest.Config, *, requested: bool) -> None:
+        self.config = config
+        self.requested = requested
+        self.recorder = ResultRecorder()
+        self.decision: Decision | None = None
+        self.failure: str | None = None
+        self.report_paths: list[str] = []
+        self._started = time.time()
+        self._monotonic = time.monotonic()
+
+    # -- what the gate is configured to do --
+
+    @property
+    def settings(self) -> Settings | None:
+        return self.config.stash.get(_state.settings_key, None)
+
+    @property
+    def gate_enabled(self) -> bool:
+        return bool(self.settings and self.settings.gate)
+
+    # -- recording --
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.recorder.add_phase(
+            nodeid=report.nodeid,
+            when=report.when or "",
+            outcome=report.outcome,
+            markers=getattr(report, "smoke_markers", None),
+            wasxfail=hasattr(report, "wasxfail"),
+            cause=getattr(report, "smoke_cause", None),
+            duration=report.duration,
+        )
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.recorder.add_collection_error()
+
+    # -- deciding --
+
+    @pytest.hookimpl(tryfirst=True)  # before the JUnit and HTML writers read the decision
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        run = self.recorder.summary(interrupted=_interruption(session, exitstatus))
+        if not (self.requested or run.results or run.collection_errors):
+            return  # not a smoke run: stay silent and leave everything as pytest has it
+        try:
+            self._decide(run, exitstatus)
+        except Exception as error:  # fail closed: a gate that cannot decide never says 0
+            self.failure = f"{type(error).__name__}: {error}"
+            if self.gate_enabled:
+                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+            return
+        assert self.decision is not None
+        self.config.hook.pytest_smoke_decision(config=self.config, decision=self.decision)
+        if self.gate_enabled:
+            session.exitstatus = _gate_exit_status(self.decision, exitstatus)
+
+    def _decide(self, run: RunSummary, exitstatus: int) -> None:
+        settings = self.settings
+        policy = settings.policy if settings else Policy()
+        decision = decide(run, policy)
+        self.decision = decision
+        for name, value in suite_properties(decision):
+            self._junit_property(name, value)
+        if settings and settings.report_json:
+            finished = time.time()
+            document = report_document(
+                decision, run, policy,
+                gate_enabled=self.gate_enabled,
+                pytest_exit_status=int(exitstatus),
+                profile=settings.profile,
+                started_at=_iso(self._started),
+                finished_at=_iso(finished),
+                duration_seconds=time.monotonic() - self._monotonic,
+                ungated=len(self.recorder.ungated_outcomes()),
+                tool_version=_version(),
+            )
+            write_json(settings.report_json, document)
+            self.report_paths.append(settings.report_json)
+        for option in ("xmlpath", "htmlpath"):
+            path = getattr(self.config.option, option, None)
+            if path:
+                self.report_paths.append(os.path.relpath(path) if os.path.isabs(path) else path)
+        summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary_path:
+            append_step_summary(
+                summary_path, step_summary_markdown(decision, gate_enabled=self.gate_enabled)
+            )
+
+    def _junit_property(self, name: str, value: str) -> None:
+        # record_testsuite_property does not work under xdist (pytest #7767); the controller's
+        # LogXML object does, and it is only present when --junitxml was given.
+        from _pytest.junitxml import xml_key
+
+        xml = self.config.stash.get(xml_key, None)
+        if xml is not None:
+            xml.add_global_property(name, value)
+
+    def html_section(self) -> str | None:
+        if self.decision is None:
+            return None
+        return verdict_html(self.decision, gate_enabled=self.gate_enabled)
+
+    # -- telling --
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.failure:
+            terminalreporter.write_sep("=", "smoke gate: could not decide", red=True, bold=True)
+            terminalreporter.write_line(f"internal error in pytest-smoke-gate: {self.failure}")
+            terminalreporter.write_line("failing closed: exit status 3 when the gate is on")
+            return
+        if self.decision is None:
+            return
+        decision = self.decision
+        title = verdict_title(decision, gate_enabled=self.gate_enabled)
+        terminalreporter.write_sep("=", title, bold=True, **_COLOUR[decision.verdict])
+        for line in verdict_lines(
+            decision,
+            gate_enabled=self.gate_enabled,
+            report_paths=self.report_paths,
+            ungated=len(self.recorder.ungated_outcomes()),
+        ):
+            terminalreporter.write_line(line)
+
+
+class XdistHooks:
+    """Hooks that exist only with pytest-xdist; registered only when it is installed."""
+
+    def __init__(self, reporter: GateReporter) -> None:
+        self.reporter = reporter
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: object, error: object | None) -> None:
+        if error is not None:
+            gateway = getattr(node, "gateway", None)
+            name = getattr(gateway, "id", "worker")
+            self.reporter.recorder.add_worker_crash(f"{name}: {str(error).strip()[:200]}")
+
+
+def _gate_exit_status(decision: Decision, exitstatus: int) -> int:
+    if decision.exit_code == 0 and exitstatus in _UNTRUSTED:
+        return exitstatus
+    return decision.exit_code
+
+
+def _interruption(session: pytest.Session, exitstatus: int) -> str | None:
+    reason = session.shouldfail or session.shouldstop
+    if reason:
+        return reason if isinstance(reason, str) else "pytest stopped early"
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "interrupted"
+    return None
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+def _version() -> str:
+    from pytest_smoke import __version__
+
+    return __version__

@@ -1,0 +1,65 @@
+"""The verdict block printed at the end of the terminal summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from pytest_smoke.gate import Counts, Decision
+
+_INDENT = " " * 9
+
+
+def verdict_title(decision: Decision, *, gate_enabled: bool) -> str:
+    suffix = "" if gate_enabled else " (advisory: gate off, pytest's exit status stands)"
+    return f"smoke gate: {decision.verdict}{suffix}"
+
+
+def verdict_lines(
+    decision: Decision,
+    *,
+    gate_enabled: bool,
+    report_paths: Sequence[str] = (),
+    ungated: int = 0,
+) -> list[str]:
+    """The lines under the title: per-category counts, reasons, causes, exit status, reports."""
+    lines = [_count_line(name, counts) + _cause_note(decision, name)
+             for name, counts in decision.categories.items()]
+    lines.append(_count_line("total", decision.totals))
+    lines.extend(_block("reasons:", decision.reasons))
+    if decision.notes:
+        lines.extend(_block("also:", decision.notes))
+    lines.extend(
+        _block("causes:", [f"{group.cause} ({len(group.nodeids)} failed)" for group in decision.causes])
+    )
+    if ungated:
+        lines.append(f"not gated: {ungated} test{'s' if ungated != 1 else ''} without a smoke "
+                     "or critical marker")
+    if gate_enabled:
+        lines.append(f"exit status: {decision.exit_code}")
+    lines.extend(_block("reports:", report_paths))
+    return lines
+
+
+def _count_line(name: str, counts: Counts) -> str:
+    parts = [f"{counts.passed:3d} passed", f"{counts.failed:2d} failed"]
+    if counts.errors:
+        parts.append(f"{counts.errors:2d} errors")
+    if counts.skipped:
+        parts.append(f"{counts.skipped:2d} skipped")
+    return f"{name:<10} " + "  ".join(parts)
+
+
+def _cause_note(decision: Decision, category: str) -> str:
+    """``   (3 caused by: redis unreachable ...)`` when failures of this category share causes."""
+    by_cause = Counter(
+        r.cause
+        for r in decision.results
+        if r.failed and r.cause and (category in r.categories or (category == "other" and not r.categories))
+    )
+    notes = [f"{count} caused by: {cause}" for cause, count in by_cause.most_common()]
+    return f"   ({'; '.join(notes)})" if notes else ""
+
+
+def _block(label: str, items: Sequence[str]) -> list[str]:
+    return [f"{label:<9}{item}" if i == 0 else f"{_INDENT}{item}" for i, item in enumerate(items)]
