@@ -1,0 +1,88 @@
+"""Folding per-phase reports into one result per test."""
+
+from __future__ import annotations
+
+from pytest_smoke.gate import Outcome
+from pytest_smoke.recorder import ResultRecorder
+
+SMOKE = ["smoke"]
+
+
+def phases(recorder: ResultRecorder, nodeid: str, *steps: tuple[str, str], **kw: object) -> None:
+    for when, outcome in steps:
+        recorder.add_phase(nodeid=nodeid, when=when, outcome=outcome,
+                           markers=kw.get("markers", SMOKE), cause=kw.get("cause"))  # type: ignore[arg-type]
+
+
+def only(recorder: ResultRecorder) -> Outcome:
+    (result,) = recorder.summary().results
+    return result.outcome
+
+
+def test_pass() -> None:
+    recorder = ResultRecorder()
+    phases(recorder, "t::a", ("setup", "passed"), ("call", "passed"), ("teardown", "passed"))
+    assert only(recorder) is Outcome.PASSED
+
+
+def test_setup_failure_is_an_error_and_keeps_its_cause() -> None:
+    recorder = ResultRecorder()
+    phases(recorder, "t::a", ("setup", "failed"), ("teardown", "passed"), cause="db down")
+    (result,) = recorder.summary().results
+    assert (result.outcome, result.cause) == (Outcome.ERROR, "db down")
+
+
+def test_teardown_error_after_a_pass_is_an_error() -> None:
+    recorder = ResultRecorder()
+    phases(recorder, "t::a", ("setup", "passed"), ("call", "passed"), ("teardown", "failed"))
+    assert only(recorder) is Outcome.ERROR
+
+
+def test_teardown_error_after_a_failure_stays_a_failure() -> None:
+    recorder = ResultRecorder()
+    phases(recorder, "t::a", ("setup", "passed"), ("call", "failed"), ("teardown", "failed"))
+    assert only(recorder) is Outcome.FAILED
+
+
+def test_skip_in_setup() -> None:
+    recorder = ResultRecorder()
+    phases(recorder, "t::a", ("setup", "skipped"), ("teardown", "passed"))
+    assert only(recorder) is Outcome.SKIPPED
+
+
+def test_xfail() -> None:
+    recorder = ResultRecorder()
+    recorder.add_phase(nodeid="t::a", when="call", outcome="skipped", markers=SMOKE, wasxfail=True)
+    assert only(recorder) is Outcome.XFAILED
+
+
+def test_pass_on_rerun_is_flaky() -> None:
+    recorder = ResultRecorder()
+    phases(recorder, "t::a", ("setup", "passed"), ("call", "rerun"), ("teardown", "passed"),
+           ("setup", "passed"), ("call", "passed"), ("teardown", "passed"))
+    (result,) = recorder.summary().results
+    assert (result.outcome, result.reruns, result.flaky) == (Outcome.PASSED, 1, True)
+
+
+def test_unmarked_tests_are_not_gated_but_counted() -> None:
+    recorder = ResultRecorder()
+    phases(recorder, "t::plain", ("call", "failed"), markers=[])
+    phases(recorder, "t::dep", ("call", "failed"), markers=["database"])
+    assert recorder.summary().results == ()
+    assert recorder.ungated_outcomes() == [Outcome.FAILED, Outcome.FAILED]
+
+
+def test_a_crash_report_without_markers_is_gated_fail_closed() -> None:
+    recorder = ResultRecorder()
+    recorder.add_phase(nodeid="t::a", when="???", outcome="failed", markers=None)
+    assert only(recorder) is Outcome.FAILED
+
+
+def test_a_crash_after_setup_keeps_the_markers_from_setup() -> None:
+    recorder = ResultRecorder()
+    recorder.add_phase(nodeid="t::a", when="setup", outcome="passed",
+                       markers=["smoke", "critical", "database"])
+    recorder.add_phase(nodeid="t::a", when="???", outcome="failed", markers=None)
+    (result,) = recorder.summary().results
+    assert result.critical
+    assert result.categories == {"database"}

@@ -1,0 +1,230 @@
+"""Settings resolution: precedence, profiles, validation. Plain function calls, no pytest run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_smoke.settings import SPECS, Settings, SettingsError, load_settings, mask_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load(
+    tmp_path: Path,
+    *,
+    cli: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+    ini: dict[str, str] | None = None,
+    profile: str | None = None,
+) -> Settings:
+    if profile is not None:
+        (tmp_path / ".env.staging").write_text(profile)
+        cli = {"profile": "staging", **(cli or {})}
+    return load_settings(cli=cli or {}, environ=environ or {}, ini=ini or {}, rootdir=tmp_path)
+
+
+def test_defaults_come_from_the_seed_documents(tmp_path: Path) -> None:
+    settings = load(tmp_path)
+    assert settings.timeout == 30
+    assert settings.metric_threshold_cpu == 80
+    assert settings.metric_threshold_memory == 500
+    assert settings.max_failure_percent == 20
+    assert settings.rollback_categories == {"database"}
+    assert settings.gate is False
+    assert settings.database_url is None
+
+
+def test_precedence_option_over_environment_over_profile_over_ini(tmp_path: Path) -> None:
+    ini = {"smoke_timeout": "11", "smoke_max_skip_percent": "41",
+           "smoke_max_failure_percent": "31", "smoke_category_min_tests": "3"}
+    profile = "SMOKE_TEST_TIMEOUT=12\nSMOKE_GATE_MAX_SKIP_PERCENT=42\nSMOKE_GATE_MAX_FAILURE_PERCENT=32\n"
+    environ = {"SMOKE_TEST_TIMEOUT": "13", "SMOKE_GATE_MAX_SKIP_PERCENT": "43"}
+    cli = {"timeout": "14"}
+    settings = load(tmp_path, cli=cli, environ=environ, ini=ini, profile=profile)
+    assert settings.timeout == 14  # option beats all
+    assert settings.max_skip_percent == 43  # environment beats profile and ini
+    assert settings.max_failure_percent == 32  # profile beats ini
+    assert settings.category_min_tests == 3  # ini beats default
+    assert settings.sources["timeout"] == "command line"
+    assert settings.sources["max_skip_percent"] == "environment"
+    assert settings.sources["max_failure_percent"] == "profile .env.staging"
+    assert settings.sources["category_min_tests"] == "ini"
+
+
+def test_profile_reads_every_seed_name(tmp_path: Path) -> None:
+    profile = """
+# a comment
+SMOKE_TEST_DATABASE_URL="postgresql+asyncpg://app:s3cret@db.internal:5432/app"
+SMOKE_TEST_REDIS_URL=redis://cache.internal:6379/1
+export GATEWAY_URL=https://api.staging.example.com
+SMOKE_TEST_TIMEOUT=45
+AZURE_KEYVAULT_NAME=kv-staging
+AZURE_SECRET_LIST=["db-password", "api-key"]
+AZURE_CLIENT_ID=00000000-0000-0000-0000-000000000001
+AZURE_CLIENT_SECRET=shh
+AZURE_TENANT_ID=00000000-0000-0000-0000-000000000002
+VM_RESOURCE_ID=/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm
+METRIC_THRESHOLD_CPU=75
+METRIC_THRESHOLD_MEMORY=1024
+"""
+    settings = load(tmp_path, profile=profile)
+    assert settings.profile == "staging"
+    assert settings.database_url == "postgresql+asyncpg://app:s3cret@db.internal:5432/app"
+    assert settings.redis_url == "redis://cache.internal:6379/1"
+    assert settings.gateway_url == "https://api.staging.example.com"
+    assert settings.timeout == 45
+    assert settings.azure_secret_list == ("db-password", "api-key")
+    assert settings.azure_client_secret == "shh"
+    assert settings.metric_threshold_cpu == 75
+    assert settings.metric_threshold_memory == 1024
+
+
+def test_profile_interpolates_variables(tmp_path: Path) -> None:
+    profile = "DB_HOST=db.internal\nSMOKE_TEST_DATABASE_URL=postgresql://u@${DB_HOST}:5432/app\n"
+    settings = load(tmp_path, profile=profile)
+    assert settings.database_url == "postgresql://u@db.internal:5432/app"
+
+
+def test_secrets_never_appear_in_repr_or_describe(tmp_path: Path) -> None:
+    profile = ("SMOKE_TEST_DATABASE_URL=postgresql://app:pa55word@db:5432/app\n"
+               "AZURE_CLIENT_SECRET=client-s3cret\nSMOKE_TEST_REDIS_URL=redis://:r3dis@cache:6379/0\n")
+    settings = load(tmp_path, profile=profile)
+    shown = repr(settings) + repr(settings.describe())
+    for secret in ("pa55word", "client-s3cret", "r3dis"):
+        assert secret not in shown
+    assert ("SMOKE_TEST_DATABASE_URL", "postgresql://app:***@db:5432/app",
+            "profile .env.staging") in settings.describe()
+
+
+def test_settings_are_immutable(tmp_path: Path) -> None:
+    settings = load(tmp_path)
+    with pytest.raises(AttributeError):
+        settings.timeout = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"environ": {"SMOKE_TEST_TIMEOUT": "soon"}},
+                     "SMOKE_TEST_TIMEOUT='soon' (environment) is not a number; set it in seconds",
+                     id="timeout-not-a-number"),
+        pytest.param({"environ": {"SMOKE_TEST_TIMEOUT": "0"}},
+                     "SMOKE_TEST_TIMEOUT='0' (environment) must be more than 0", id="timeout-zero"),
+        pytest.param({"cli": {"max_failure_percent": "120"}},
+                     "--smoke-max-failure-percent='120' (command line) is out of range; it must "
+                     "be between 0 and 100", id="threshold-over-100"),
+        pytest.param({"ini": {"smoke_max_skip_percent": "-5"}},
+                     "smoke_max_skip_percent='-5' (ini) is out of range", id="threshold-negative"),
+        pytest.param({"environ": {"METRIC_THRESHOLD_CPU": "150"}},
+                     "METRIC_THRESHOLD_CPU='150' (environment) is out of range", id="cpu-over-100"),
+        pytest.param({"environ": {"GATEWAY_URL": "api.example.com"}},
+                     "GATEWAY_URL='api.example.com' (environment) needs a scheme and a host",
+                     id="url-without-scheme"),
+        pytest.param({"environ": {"GATEWAY_URL": "https://"}},
+                     "needs a scheme and a host", id="url-without-host"),
+        pytest.param({"environ": {"GATEWAY_URL": "ftp://files.example.com"}},
+                     "has scheme 'ftp'; use one of http, https", id="url-wrong-scheme"),
+        pytest.param({"environ": {"SMOKE_TEST_DATABASE_URL": "postgresql://db:notaport/app"}},
+                     "SMOKE_TEST_DATABASE_URL=(hidden) (environment) is not a valid URL",
+                     id="url-bad-port-secret-hidden"),
+        pytest.param({"cli": {"category_min_tests": "two"}}, "is not a whole number",
+                     id="count-not-a-number"),
+        pytest.param({"cli": {"rollback_categories": "database,servce"}},
+                     "names unknown category servce", id="unknown-category"),
+        pytest.param({"environ": {"SMOKE_GATE": "maybe"}}, "is not a boolean", id="bad-bool"),
+        pytest.param({"environ": {"AZURE_SECRET_LIST": '["a", 1]'}},
+                     "must list names as strings", id="bad-secret-list"),
+    ],
+)
+def test_bad_values_are_one_line_naming_setting_and_fix(
+    tmp_path: Path, kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load(tmp_path, **kwargs)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_unknown_profile_lists_the_available_ones(tmp_path: Path) -> None:
+    (tmp_path / ".env.demo").write_text("")
+    (tmp_path / ".env.staging.example").write_text("")
+    with pytest.raises(SettingsError, match=r"--smoke-env prod: unknown profile, .*\.env\.prod "
+                       r"does not exist \(profiles in .*: demo\); create it from "
+                       r"\.env\.staging\.example or pass --smoke-env-file PATH"):
+        load(tmp_path, cli={"profile": "prod"})
+
+
+def test_profile_name_cannot_be_a_path(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="is not a profile name"):
+        load(tmp_path, cli={"profile": "../etc/passwd"})
+
+
+def test_malformed_profile_line_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"line 2 is not KEY=VALUE: 'this is not valid'"):
+        load(tmp_path, profile="GATEWAY_URL=https://x.example.com\nthis is not valid\n")
+
+
+def test_misspelt_setting_in_profile_gets_a_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="unknown setting SMOKE_TEST_DATABSE_URL; did you mean "
+                       "SMOKE_TEST_DATABASE_URL"):
+        load(tmp_path, profile="SMOKE_TEST_DATABSE_URL=postgresql://db/app\n")
+
+
+def test_other_variables_in_a_profile_are_allowed(tmp_path: Path) -> None:
+    assert load(tmp_path, profile="MY_APP_FLAG=1\n").profile == "staging"
+
+
+def test_non_utf8_profile_is_refused(tmp_path: Path) -> None:
+    (tmp_path / ".env.staging").write_bytes(b"GATEWAY_URL=\xff\xfe\n")
+    with pytest.raises(SettingsError, match="is not UTF-8 text"):
+        load(tmp_path, cli={"profile": "staging"})
+
+
+def test_unreadable_profile_is_refused(tmp_path: Path) -> None:
+    if os.geteuid() == 0:  # root reads any file whatever its mode; this one fails with EIO
+        path = Path("/proc/self/mem")
+    else:
+        path = tmp_path / ".env.staging"
+        path.write_text("")
+        path.chmod(0)
+    with pytest.raises(SettingsError, match=r"cannot read profile file .*: (Permission denied|"
+                       r"Input/output error)"):
+        load(tmp_path, cli={"profile_file": str(path)})
+
+
+def test_env_file_option_takes_any_path(tmp_path: Path) -> None:
+    path = tmp_path / "deploy" / "smoke.env"
+    path.parent.mkdir()
+    path.write_text("GATEWAY_URL=http://127.0.0.1:8000\n")
+    settings = load(tmp_path, cli={"profile_file": str(path)})
+    assert settings.gateway_url == "http://127.0.0.1:8000"
+    assert settings.profile_file == path
+
+
+def test_missing_env_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"--smoke-env-file .*nope\.env: no such file"):
+        load(tmp_path, cli={"profile_file": str(tmp_path / "nope.env")})
+
+
+def test_the_example_profile_documents_every_setting() -> None:
+    example = (ROOT / ".env.staging.example").read_text()
+    missing = [spec.env for spec in SPECS if spec.env and spec.env not in example]
+    assert missing == []
+
+
+def test_the_example_profile_loads(tmp_path: Path) -> None:
+    settings = load_settings(
+        cli={"profile_file": str(ROOT / ".env.staging.example")}, environ={}, ini={},
+        rootdir=tmp_path,
+    )
+    assert settings.profile == "staging.example"
+
+
+def test_mask_url_hides_only_the_password() -> None:
+    assert mask_url("postgresql://app:pw@db:5432/x") == "postgresql://app:***@db:5432/x"
+    assert mask_url("redis://:pw@cache:6379/0") == "redis://:***@cache:6379/0"
+    assert mask_url("https://api.example.com") == "https://api.example.com"
