@@ -85,13 +85,14 @@ class GateReporter:
             return  # not a smoke run: stay silent and leave everything as pytest has it
         try:
             self._decide(run, exitstatus)
+            assert self.decision is not None
+            self.config.hook.pytest_smoke_decision(config=self.config, decision=self.decision)
         except Exception as error:  # fail closed: a gate that cannot decide never says 0
             self.failure = f"{type(error).__name__}: {error}"
+            self.decision = None
             if self.gate_enabled:
                 session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
             return
-        assert self.decision is not None
-        self.config.hook.pytest_smoke_decision(config=self.config, decision=self.decision)
         if self.gate_enabled:
             session.exitstatus = _gate_exit_status(self.decision, exitstatus)
 

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+
+SampleProject = Callable[..., None]
+
+
+@pytest.fixture
+def sample_project(pytester: pytest.Pytester) -> SampleProject:
+    """Write ``test_sample.py`` with ``total`` smoke tests; the first ``failing`` fail.
+
+    ``critical`` marks the first failing test critical; ``marks`` adds markers to every test.
+    """
+    pytester.makeini(INI)
+
+    def make(total: int = 10, failing: int = 0, *, critical: bool = False,
+             marks: tuple[str, ...] = ()) -> None:
+        lines = ["import pytest", "pytestmark = pytest.mark.smoke", ""]
+        for i in range(total):
+            lines += [f"@pytest.mark.{mark}" for mark in marks]
+            if critical and i == 0 and failing:
+                lines.append("@pytest.mark.critical")
+            body = "assert False, 'broken'" if i < failing else "pass"
+            lines += [f"def test_{i}():", f"    {body}", ""]
+        pytester.makepyfile(test_sample="\n".join(lines))
+
+    return make
+
+
+def verdict_line(output: str) -> str:
+    """The title line of the verdict block."""
+    return next(line for line in output.splitlines() if "smoke gate:" in line)
