@@ -9,6 +9,12 @@ INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 SampleProject = Callable[..., None]
 
 
+@pytest.fixture(autouse=True)
+def _quiet_ini(pytester: pytest.Pytester) -> None:
+    """Every inner run gets an ini, so pytest-asyncio's unset-loop-scope warning stays out."""
+    pytester.makeini(INI)
+
+
 @pytest.fixture
 def sample_project(pytester: pytest.Pytester) -> SampleProject:
     """Write ``test_sample.py`` with ``total`` smoke tests; the first ``failing`` fail.
