@@ -13,7 +13,6 @@ imported leaks in) with a conftest that dumps ``sorted(sys.modules)`` at session
 from __future__ import annotations
 
 import json
-import os
 from typing import TYPE_CHECKING, Final
 
 import pytest
@@ -69,12 +68,13 @@ def test_plain():
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    """A project with two smoke tests, one plain test and the sys.modules-dumping conftest."""
-    for name in list(os.environ):
-        if name.startswith("SMOKE_"):  # e.g. SMOKE_ENV would load a profile (and dotenv)
-            monkeypatch.delenv(name)
-    pytester.makeini("[pytest]\n")  # the rootdir is this directory, no outer config applies
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A project with two smoke tests, one plain test and the sys.modules-dumping conftest.
+
+    The ini (so the rootdir is this directory) comes from the autouse fixture in
+    tests/plugin/conftest.py; tests/conftest.py removes SMOKE_ENV and the other smoke
+    variables from the environment, so no profile (and no dotenv) is loaded by accident.
+    """
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_smoke_suite=TESTS)
     return pytester
