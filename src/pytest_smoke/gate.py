@@ -228,7 +228,7 @@ def decide(run: RunSummary, policy: Policy | None = None) -> Decision:
     notes = tuple(reasons[Verdict.INVESTIGATE]) if verdict is Verdict.ROLLBACK else ()
     return Decision(
         verdict=verdict,
-        reasons=tuple(reasons[verdict]) or ("every smoke test passed",),
+        reasons=tuple(reasons[verdict]) or (_all_passed(totals),),
         totals=totals,
         categories=categories,
         causes=causes,
@@ -329,6 +329,12 @@ def _ordered(categories: Iterable[str]) -> list[str]:
     """Known dependency categories in their documented order, then any others by name."""
     known = list(DEPENDENCY_MARKERS)
     return sorted(categories, key=lambda c: (known.index(c) if c in known else len(known), c))
+
+
+def _all_passed(totals: Counts) -> str:
+    if totals.skipped:
+        return f"every smoke test that ran passed ({totals.skipped} skipped)"
+    return "every smoke test passed"
 
 
 def _with_cause(result: TestResult) -> str:

@@ -117,11 +117,11 @@ class GateReporter:
                 tool_version=_version(),
             )
             write_json(settings.report_json, document)
-            self.report_paths.append(settings.report_json)
+            self.report_paths.append(_shown_path(settings.report_json))
         for option in ("xmlpath", "htmlpath"):
             path = getattr(self.config.option, option, None)
             if path:
-                self.report_paths.append(os.path.relpath(path) if os.path.isabs(path) else path)
+                self.report_paths.append(_shown_path(path))
         summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_path:
             append_step_summary(
@@ -191,6 +191,12 @@ def _interruption(session: pytest.Session, exitstatus: int) -> str | None:
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         return "interrupted"
     return None
+
+
+def _shown_path(path: str) -> str:
+    """Relative to the working directory when it lies below it, as a person would type it."""
+    relative = os.path.relpath(os.path.abspath(path))
+    return path if relative.startswith("..") else relative
 
 
 def _iso(timestamp: float) -> str:

@@ -4,9 +4,25 @@ from collections.abc import Callable
 
 import pytest
 
+from pytest_smoke.settings import PROFILE_ENV, PROFILE_FILE_ENV, SPECS
+
 INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 
 SampleProject = Callable[..., None]
+
+
+_OUR_VARIABLES = [spec.env for spec in SPECS if spec.env] + [
+    PROFILE_ENV,
+    PROFILE_FILE_ENV,
+    "GITHUB_STEP_SUMMARY",
+]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner pytest runs never see the developer's or CI's smoke settings."""
+    for name in _OUR_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(autouse=True)

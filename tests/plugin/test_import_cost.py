@@ -71,9 +71,9 @@ def test_plain():
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     """A project with two smoke tests, one plain test and the sys.modules-dumping conftest.
 
-    The ini (so the rootdir is this directory) comes from the autouse fixture in
-    tests/plugin/conftest.py; tests/conftest.py removes SMOKE_ENV and the other smoke
-    variables from the environment, so no profile (and no dotenv) is loaded by accident.
+    The suite's autouse conftest fixtures give every inner run an ini (so the rootdir is this
+    directory) and remove SMOKE_ENV and the other smoke variables from the environment, so no
+    profile (and no dotenv) is loaded by accident.
     """
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_smoke_suite=TESTS)

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Run the bundled smoke suite (tests/smoke) with the rollback gate on; exit with the gate's code.
+set -euo pipefail
+
+readonly PROG="run_smoke_tests.sh"
+readonly HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly VENV="${SMOKE_VENV:-$HERE/.venv}"
+
+usage() {
+  cat <<EOF
+Usage: ./$PROG [options] [-- pytest arguments]
+
+Runs tests/smoke against the deployment an env profile describes, with the smoke gate on,
+and exits with the gate's status.
+
+Options:
+  --env NAME         load the profile .env.NAME (see .env.staging.example)
+  --env-file PATH    load the profile from PATH instead
+  --quick            run only tests marked critical
+  --report           write reports/junit.xml, reports/smoke.html, reports/smoke-gate.json
+  --parallel         run tests in parallel (pytest-xdist, -n auto)
+  --verbose          list each test as it runs
+  --timeout SECONDS  fail any single test that runs longer (pytest-timeout)
+  -h, --help         show this help
+  -- ARGS            pass ARGS to pytest unchanged
+
+Exit status:
+  0   PROCEED or MONITOR: keep the deployment
+  10  INVESTIGATE: the run cannot be trusted (nothing ran, collection errors, flaky, crash)
+  11  ROLLBACK: a critical or database test failed, a dependency is down, or too many failed
+  2   bad usage of this script;  1, 3, 4 pytest could not run (3 also when the gate crashed)
+
+Python: an active virtual environment with pytest-smoke-gate is used as it is; otherwise
+$VENV is created on first run and the project installed into it with its extras.
+EOF
+}
+
+fail_usage() {
+  echo "$PROG: $1" >&2
+  echo "Try './$PROG --help'." >&2
+  exit 2
+}
+
+env_args=()
+pytest_args=()
+report=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --env)
+      [[ $# -ge 2 && -n "$2" ]] || fail_usage "--env needs a profile NAME"
+      env_args=(--smoke-env "$2"); shift 2 ;;
+    --env=*) env_args=(--smoke-env "${1#*=}"); shift ;;
+    --env-file)
+      [[ $# -ge 2 && -n "$2" ]] || fail_usage "--env-file needs a PATH"
+      case "$2" in /*) env_args=(--smoke-env-file "$2") ;; *) env_args=(--smoke-env-file "$PWD/$2") ;; esac
+      shift 2 ;;
+    --quick) pytest_args+=(--smoke-quick); shift ;;
+    --report) report=1; shift ;;
+    --parallel) pytest_args+=(-n auto); shift ;;
+    --verbose) pytest_args+=(-v); shift ;;
+    --timeout)
+      [[ $# -ge 2 && "$2" =~ ^[0-9]+([.][0-9]+)?$ ]] \
+        || fail_usage "--timeout needs a number of SECONDS, e.g. --timeout 120"
+      pytest_args+=(--timeout "$2"); shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    --) shift; pytest_args+=("$@"); break ;;
+    *) echo "$PROG: unknown option: $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+has_plugin() {
+  "$1" -c 'import pytest_smoke, xdist, pytest_html, pytest_timeout' >/dev/null 2>&1
+}
+
+find_python() {
+  if [[ -n "${VIRTUAL_ENV:-}" ]] && has_plugin "$VIRTUAL_ENV/bin/python"; then
+    echo "$VIRTUAL_ENV/bin/python"; return
+  fi
+  if [[ -x "$VENV/bin/python" ]] && has_plugin "$VENV/bin/python"; then
+    echo "$VENV/bin/python"; return
+  fi
+  local base
+  base="$(command -v python3 || true)"
+  [[ -n "$base" ]] || { echo "$PROG: python3 not found; install Python 3.11 or newer" >&2; exit 1; }
+  "$base" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || { echo "$PROG: $("$base" --version 2>&1) is too old; install Python 3.11 or newer" >&2; exit 1; }
+  echo "$PROG: first run: creating $VENV and installing pytest-smoke-gate[all] (a minute)..." >&2
+  "$base" -m venv "$VENV" >&2 \
+    || { echo "$PROG: could not create a virtual environment; install python3-venv" >&2; exit 1; }
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$HERE[all]" >&2 \
+    || { echo "$PROG: installing the project into $VENV failed (see above)" >&2; exit 1; }
+  echo "$VENV/bin/python"
+}
+
+python="$(find_python)"
+
+if [[ $report -eq 1 ]]; then
+  mkdir -p "$HERE/reports"
+  pytest_args=(
+    --junitxml "$HERE/reports/junit.xml"
+    --html "$HERE/reports/smoke.html" --self-contained-html
+    --smoke-report-json "$HERE/reports/smoke-gate.json"
+    "${pytest_args[@]}"
+  )
+fi
+
+cd "$HERE"
+# -W default: a library's deprecation warning must never turn a smoke check into a failure,
+# whatever the project's own warning filters say.
+exec "$python" -m pytest tests/smoke --smoke-gate -ra -W default \
+  ${env_args[@]+"${env_args[@]}"} ${pytest_args[@]+"${pytest_args[@]}"}
