@@ -1,23 +1,43 @@
-"""Per-run state kept in ``config.stash``, and the one way to read the settings from it."""
+"""Per-run state kept in ``config.stash``, and the one way to read the settings from it.
+
+Settings are resolved on first use, not in every pytest run: a project whose tests are not
+smoke tests never imports the settings machinery, and a stray bad ``GATEWAY_URL`` in its
+environment does not break it.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Final
 
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_smoke.reporter import GateReporter
     from pytest_smoke.settings import Settings
 
 settings_key: Final = pytest.StashKey["Settings"]()
-settings_error_key: Final = pytest.StashKey[str]()
-reporter_key: Final = pytest.StashKey["GateReporter"]()
 
 
 def get_settings(config: pytest.Config) -> Settings:
-    """The run's settings; a usage error, in one line, if they could not be resolved."""
-    error = config.stash.get(settings_error_key, None)
-    if error is not None:
-        raise pytest.UsageError(error)
-    return config.stash[settings_key]
+    """The run's settings, resolved once; a one-line usage error if they are bad."""
+    settings = config.stash.get(settings_key, None)
+    if settings is None:
+        from pytest_smoke import options
+        from pytest_smoke.settings import SettingsError, load_settings
+
+        try:
+            settings = load_settings(
+                cli=options.cli_values(config),
+                environ=os.environ,
+                ini=options.ini_values(config),
+                rootdir=config.rootpath,
+            )
+        except SettingsError as error:
+            raise pytest.UsageError(f"smoke: {error}") from None
+        config.stash[settings_key] = settings
+    return settings
+
+
+def resolved_settings(config: pytest.Config) -> Settings | None:
+    """The settings if something has already asked for them, else ``None``."""
+    return config.stash.get(settings_key, None)

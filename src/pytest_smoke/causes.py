@@ -9,7 +9,7 @@ Projects with their own notion of a cause implement the ``pytest_smoke_root_caus
 from __future__ import annotations
 
 
-class DependencyUnavailable(Exception):  # noqa: N818 -- reads as a state, like TimeoutError
+class DependencyUnavailable(Exception):
     """A configured dependency (database, redis, service, azure...) could not be reached.
 
     ``cause`` is the one line the gate shows and groups by, e.g.

@@ -23,12 +23,14 @@ test toward the failure rate, and the decision names the cause.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from pytest_smoke.markers import DEPENDENCY_MARKERS
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 
 class Verdict(enum.StrEnum):
@@ -126,7 +128,9 @@ class Policy:
             if not 0 <= value <= 100:
                 raise PolicyError(f"{name} must be between 0 and 100, got {value!r}")
         if self.category_min_tests < 1:
-            raise PolicyError(f"category_min_tests must be 1 or more, got {self.category_min_tests!r}")
+            raise PolicyError(
+                f"category_min_tests must be 1 or more, got {self.category_min_tests!r}"
+            )
         unknown = sorted(set(self.rollback_categories) - set(DEPENDENCY_MARKERS))
         if unknown:
             raise PolicyError(

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import pytest
-
-from pytest_smoke.settings import (
+from pytest_smoke.setting_specs import (
     PROFILE_ENV,
     PROFILE_FILE_ENV,
     PROFILE_FILE_OPTION,
@@ -15,6 +13,9 @@ from pytest_smoke.settings import (
     PROFILE_OPTION,
     SPECS,
 )
+
+if TYPE_CHECKING:
+    import pytest
 
 _PROFILE_HELP: Final = (
     "Load the env profile .env.NAME from the rootdir (python-dotenv syntax). "
@@ -32,20 +33,41 @@ def _dest(name: str) -> str:
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("smoke", "smoke gate (pytest-smoke-gate)")
-    group.addoption(PROFILE_OPTION, dest=_dest("profile"), metavar="NAME", default=None,
-                    help=f"{_PROFILE_HELP} [env {PROFILE_ENV}, ini {PROFILE_INI}]")
+    group.addoption(
+        PROFILE_OPTION,
+        dest=_dest("profile"),
+        metavar="NAME",
+        default=None,
+        help=f"{_PROFILE_HELP} [env {PROFILE_ENV}, ini {PROFILE_INI}]",
+    )
     parser.addini(PROFILE_INI, _PROFILE_HELP, type="string", default="")
-    group.addoption(PROFILE_FILE_OPTION, dest=_dest("profile_file"), metavar="PATH",
-                    default=None, help=f"{_PROFILE_FILE_HELP} [env {PROFILE_FILE_ENV}]")
+    group.addoption(
+        PROFILE_FILE_OPTION,
+        dest=_dest("profile_file"),
+        metavar="PATH",
+        default=None,
+        help=f"{_PROFILE_FILE_HELP} [env {PROFILE_FILE_ENV}]",
+    )
     for spec in SPECS:
-        sources = ", ".join(f"{kind} {name}" for kind, name in (("env", spec.env), ("ini", spec.ini))
-                            if name)
+        sources = ", ".join(
+            f"{kind} {name}" for kind, name in (("env", spec.env), ("ini", spec.ini)) if name
+        )
         if spec.option and spec.flag:
-            group.addoption(spec.option, dest=_dest(spec.name), action="store_true", default=None,
-                            help=f"{spec.help} [{sources}]")
+            group.addoption(
+                spec.option,
+                dest=_dest(spec.name),
+                action="store_true",
+                default=None,
+                help=f"{spec.help} [{sources}]",
+            )
         elif spec.option:
-            group.addoption(spec.option, dest=_dest(spec.name), metavar=spec.metavar,
-                            default=None, help=f"{spec.help} [{sources}]")
+            group.addoption(
+                spec.option,
+                dest=_dest(spec.name),
+                metavar=spec.metavar,
+                default=None,
+                help=f"{spec.help} [{sources}]",
+            )
         if spec.ini:
             parser.addini(spec.ini, f"{spec.help} [env {spec.env}]", type="string", default="")
 

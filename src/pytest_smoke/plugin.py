@@ -3,15 +3,16 @@ work happens in settings, recorder, gate and reports, which know nothing of thes
 
 from __future__ import annotations
 
-import os
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_smoke import _state, hooks, markers, options
-from pytest_smoke.causes import root_cause_of
 from pytest_smoke.fixtures.settings import smoke_settings
 from pytest_smoke.reporter import GateReporter, XdistHooks
-from pytest_smoke.settings import SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
 
 __all__ = ["smoke_settings"]
 
@@ -28,36 +29,23 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in markers.marker_lines():
         config.addinivalue_line("markers", line)
     requested = options.smoke_run_requested(config)
-    try:
-        config.stash[_state.settings_key] = load_settings(
-            cli=options.cli_values(config),
-            environ=os.environ,
-            ini=options.ini_values(config),
-            rootdir=config.rootpath,
-        )
-    except SettingsError as error:
-        if requested:
-            raise pytest.UsageError(f"smoke: {error}") from None
-        # Not a smoke run (yet): only complain if smoke tests are collected or settings used.
-        config.stash[_state.settings_error_key] = f"smoke: {error}"
+    if requested:
+        _state.get_settings(config)  # bad settings stop an explicit smoke run here, exit 4
     if hasattr(config, "workerinput"):
         return  # xdist worker: the controller aggregates and reports
     reporter = GateReporter(config, requested=requested)
-    config.stash[_state.reporter_key] = reporter
     config.pluginmanager.register(reporter, "smoke-gate-reporter")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(reporter), "smoke-gate-xdist")
     if config.pluginmanager.hasplugin("html") and getattr(config.option, "htmlpath", None):
         from pytest_smoke.reports.html import HtmlVerdictSection
 
-        config.pluginmanager.register(
-            HtmlVerdictSection(reporter.html_section), "smoke-gate-html"
-        )
+        config.pluginmanager.register(HtmlVerdictSection(reporter.html_section), "smoke-gate-html")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
-    settings = config.stash.get(_state.settings_key, None)
-    if settings is None or not options.smoke_run_requested(config):
+    settings = _state.resolved_settings(config)
+    if settings is None:
         return None
     profile = f"{settings.profile} ({settings.profile_file})" if settings.profile_file else "none"
     lines = [f"smoke: profile {profile}, gate {'on' if settings.gate else 'off (advisory)'}"]
@@ -81,8 +69,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
-) -> pytest.TestReport:
-    report: pytest.TestReport = yield
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     # Carried on the report so they reach the xdist controller; keywords would mix in names.
     report.smoke_markers = sorted(  # type: ignore[attr-defined]
         {mark.name for mark in item.iter_markers()} & markers.OWN_MARKERS
@@ -98,4 +86,8 @@ def pytest_runtest_makereport(
 def pytest_smoke_root_cause(
     item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport
 ) -> str | None:
-    return root_cause_of(call.excinfo.value if call.excinfo else None)
+    if call.excinfo is None:
+        return None
+    from pytest_smoke.causes import root_cause_of
+
+    return root_cause_of(call.excinfo.value)

@@ -1,25 +1,34 @@
 """Fold pytest's per-phase test reports into one :class:`TestResult` per gated test.
 
 Plain data in (no pytest objects), so it is the same on the controller of an xdist run, where
-the reports arrive from workers, and in a single process.
+the reports arrive from workers, and in a single process. It records every run's tests, so it
+stays cheap: plain classes and strings here, the gate's types only when a summary is asked for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
 
-from pytest_smoke.gate import FAILING, Outcome, RunSummary, TestResult
 from pytest_smoke.markers import CRITICAL, DEPENDENCY_MARKERS, GATED_MARKERS
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
-@dataclass
+    from pytest_smoke.gate import RunSummary, TestResult
+
+# The values of pytest_smoke.gate.Outcome.
+_FAILING: Final = frozenset({"failed", "error"})
+
+
 class _Entry:
-    outcome: Outcome | None = None
-    markers: frozenset[str] | None = None
-    cause: str | None = None
-    reruns: int = 0
-    duration: float = 0.0
+    __slots__ = ("cause", "duration", "markers", "outcome", "reruns")
+
+    def __init__(self) -> None:
+        self.outcome: str | None = None
+        self.markers: frozenset[str] | None = None
+        self.cause: str | None = None
+        self.reruns = 0
+        self.duration = 0.0
 
 
 class ResultRecorder:
@@ -46,7 +55,9 @@ class ResultRecorder:
         ``outcome`` is pytest's (passed, failed, skipped) or ``rerun`` from pytest-rerunfailures;
         ``markers`` is ``None`` when the report does not say (an xdist crash report).
         """
-        entry = self._entries.setdefault(nodeid, _Entry())
+        entry = self._entries.get(nodeid)
+        if entry is None:
+            entry = self._entries[nodeid] = _Entry()
         entry.duration += duration
         if markers is not None:
             entry.markers = frozenset(markers)
@@ -58,9 +69,9 @@ class ResultRecorder:
         phase_outcome = _phase_outcome(when, outcome, wasxfail)
         if phase_outcome is None:
             return
-        if phase_outcome in FAILING:
+        if phase_outcome in _FAILING:
             entry.cause = entry.cause or cause
-            if entry.outcome in FAILING:
+            if entry.outcome in _FAILING:
                 return  # the first failure of a test is the one that describes it
         entry.outcome = phase_outcome
 
@@ -70,15 +81,20 @@ class ResultRecorder:
     def add_worker_crash(self, message: str) -> None:
         self.worker_crashes.append(message)
 
-    def ungated_outcomes(self) -> list[Outcome]:
-        """Outcomes of tests that ran without a smoke or critical marker (not gated)."""
-        return [
-            e.outcome
+    def has_gated_results(self) -> bool:
+        return any(e.outcome is not None and _gated(e) for e in self._entries.values())
+
+    def ungated_count(self) -> int:
+        """Tests that ran without a smoke or critical marker (not gated)."""
+        return sum(
+            1
             for e in self._entries.values()
             if e.outcome is not None and e.markers is not None and not e.markers & GATED_MARKERS
-        ]
+        )
 
     def summary(self, *, interrupted: str | None = None) -> RunSummary:
+        from pytest_smoke.gate import RunSummary
+
         results = tuple(
             _result(nodeid, entry)
             for nodeid, entry in self._entries.items()
@@ -99,24 +115,27 @@ def _gated(entry: _Entry) -> bool:
 
 
 def _result(nodeid: str, entry: _Entry) -> TestResult:
+    from pytest_smoke.gate import Outcome, TestResult
+
     markers = entry.markers or frozenset()
     assert entry.outcome is not None
     return TestResult(
         nodeid=nodeid,
-        outcome=entry.outcome,
+        outcome=Outcome(entry.outcome),
         categories=frozenset(markers & DEPENDENCY_MARKERS.keys()),
         critical=CRITICAL in markers,
-        cause=entry.cause if entry.outcome in FAILING else None,
+        cause=entry.cause if entry.outcome in _FAILING else None,
         reruns=entry.reruns,
         duration=round(entry.duration, 6),
     )
 
 
-def _phase_outcome(when: str, outcome: str, wasxfail: bool) -> Outcome | None:
+def _phase_outcome(when: str, outcome: str, wasxfail: bool) -> str | None:
     if outcome == "failed":
-        return Outcome.FAILED if when == "call" or when not in {"setup", "teardown"} else Outcome.ERROR
+        # setup and teardown failures are errors; a crash report ("???") counts as a failure
+        return "error" if when in {"setup", "teardown"} else "failed"
     if outcome == "skipped":
-        return Outcome.XFAILED if wasxfail else Outcome.SKIPPED
+        return "xfailed" if wasxfail else "skipped"
     if when == "call":
-        return Outcome.XPASSED if wasxfail else Outcome.PASSED
+        return "xpassed" if wasxfail else "passed"
     return None

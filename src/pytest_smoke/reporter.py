@@ -8,29 +8,24 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_smoke import _state
-from pytest_smoke.gate import Decision, Policy, Verdict, decide
 from pytest_smoke.recorder import ResultRecorder
-from pytest_smoke.reports.html import verdict_html
-from pytest_smoke.reports.json_report import report_document, write_json
-from pytest_smoke.reports.junit import suite_properties
-from pytest_smoke.reports.step_summary import append_step_summary, step_summary_markdown
-from pytest_smoke.reports.terminal import verdict_lines, verdict_title
 
 if TYPE_CHECKING:
-    from pytest_smoke.gate import RunSummary
+    from pytest_smoke.gate import Decision, RunSummary
     from pytest_smoke.settings import Settings
 
+# The gate, the settings and the report writers are imported only when a smoke run ends:
+# this object is registered in every pytest run where the plugin is installed.
 _COLOUR = {
-    Verdict.PROCEED: {"green": True},
-    Verdict.MONITOR: {"yellow": True},
-    Verdict.INVESTIGATE: {"yellow": True},
-    Verdict.ROLLBACK: {"red": True},
+    "PROCEED": {"green": True},
+    "MONITOR": {"yellow": True},
+    "INVESTIGATE": {"yellow": True},
+    "ROLLBACK": {"red": True},
 }
 # pytest exit statuses that mean the run itself went wrong; the gate never turns them into 0.
 _UNTRUSTED = {pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR}
@@ -53,7 +48,7 @@ class GateReporter:
 
     @property
     def settings(self) -> Settings | None:
-        return self.config.stash.get(_state.settings_key, None)
+        return _state.resolved_settings(self.config)
 
     @property
     def gate_enabled(self) -> bool:
@@ -80,11 +75,19 @@ class GateReporter:
 
     @pytest.hookimpl(tryfirst=True)  # before the JUnit and HTML writers read the decision
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        run = self.recorder.summary(interrupted=_interruption(session, exitstatus))
-        if not (self.requested or run.results or run.collection_errors):
+        recorder = self.recorder
+        if not (self.requested or recorder.has_gated_results() or recorder.collection_errors):
             return  # not a smoke run: stay silent and leave everything as pytest has it
         try:
-            self._decide(run, exitstatus)
+            _state.get_settings(self.config)
+        except pytest.UsageError as error:  # only when xdist workers resolved them, not us
+            self.failure = str(error)
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+            return
+        try:
+            self._decide(
+                recorder.summary(interrupted=_interruption(session, exitstatus)), exitstatus
+            )
             assert self.decision is not None
             self.config.hook.pytest_smoke_decision(config=self.config, decision=self.decision)
         except Exception as error:  # fail closed: a gate that cannot decide never says 0
@@ -97,6 +100,11 @@ class GateReporter:
             session.exitstatus = _gate_exit_status(self.decision, exitstatus)
 
     def _decide(self, run: RunSummary, exitstatus: int) -> None:
+        from pytest_smoke.gate import Policy, decide
+        from pytest_smoke.reports.json_report import report_document, write_json
+        from pytest_smoke.reports.junit import suite_properties
+        from pytest_smoke.reports.step_summary import append_step_summary, step_summary_markdown
+
         settings = self.settings
         policy = settings.policy if settings else Policy()
         decision = decide(run, policy)
@@ -106,14 +114,16 @@ class GateReporter:
         if settings and settings.report_json:
             finished = time.time()
             document = report_document(
-                decision, run, policy,
+                decision,
+                run,
+                policy,
                 gate_enabled=self.gate_enabled,
                 pytest_exit_status=int(exitstatus),
                 profile=settings.profile,
                 started_at=_iso(self._started),
                 finished_at=_iso(finished),
                 duration_seconds=time.monotonic() - self._monotonic,
-                ungated=len(self.recorder.ungated_outcomes()),
+                ungated=self.recorder.ungated_count(),
                 tool_version=_version(),
             )
             write_json(settings.report_json, document)
@@ -140,6 +150,8 @@ class GateReporter:
     def html_section(self) -> str | None:
         if self.decision is None:
             return None
+        from pytest_smoke.reports.html import verdict_html
+
         return verdict_html(self.decision, gate_enabled=self.gate_enabled)
 
     # -- telling --
@@ -152,14 +164,16 @@ class GateReporter:
             return
         if self.decision is None:
             return
+        from pytest_smoke.reports.terminal import verdict_lines, verdict_title
+
         decision = self.decision
         title = verdict_title(decision, gate_enabled=self.gate_enabled)
-        terminalreporter.write_sep("=", title, bold=True, **_COLOUR[decision.verdict])
+        terminalreporter.write_sep("=", title, bold=True, **_COLOUR[str(decision.verdict)])
         for line in verdict_lines(
             decision,
             gate_enabled=self.gate_enabled,
             report_paths=self.report_paths,
-            ungated=len(self.recorder.ungated_outcomes()),
+            ungated=self.recorder.ungated_count(),
         ):
             terminalreporter.write_line(line)
 
@@ -200,6 +214,8 @@ def _shown_path(path: str) -> str:
 
 
 def _iso(timestamp: float) -> str:
+    from datetime import UTC, datetime
+
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 

@@ -39,8 +39,9 @@ def sample_project(pytester: pytest.Pytester) -> SampleProject:
     """
     pytester.makeini(INI)
 
-    def make(total: int = 10, failing: int = 0, *, critical: bool = False,
-             marks: tuple[str, ...] = ()) -> None:
+    def make(
+        total: int = 10, failing: int = 0, *, critical: bool = False, marks: tuple[str, ...] = ()
+    ) -> None:
         lines = ["import pytest", "pytestmark = pytest.mark.smoke", ""]
         for i in range(total):
             lines += [f"@pytest.mark.{mark}" for mark in marks]

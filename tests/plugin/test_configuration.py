@@ -39,8 +39,15 @@ def test_options_are_documented_and_never_clash_with_pytest_smoke(
     pytester: pytest.Pytester,
 ) -> None:
     help_text = pytester.runpytest("--help").stdout.str()
-    for option in ("--smoke-env", "--smoke-env-file", "--smoke-gate", "--smoke-quick",
-                   "--smoke-report-json", "--smoke-max-failure-percent", "--smoke-timeout"):
+    for option in (
+        "--smoke-env",
+        "--smoke-env-file",
+        "--smoke-gate",
+        "--smoke-quick",
+        "--smoke-report-json",
+        "--smoke-max-failure-percent",
+        "--smoke-timeout",
+    ):
         assert option in help_text
     # The PyPI plugin "pytest-smoke" owns these; defining one would break users who have both.
     options = set(re.findall(r"(--smoke[a-z-]*)", help_text))
@@ -49,9 +56,12 @@ def test_options_are_documented_and_never_clash_with_pytest_smoke(
 
 def test_fixtures_are_listed_with_their_docstrings(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--fixtures")
-    result.stdout.fnmatch_lines([
-        "smoke_settings* -- *", "*The run's resolved, immutable*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "smoke_settings* -- *",
+            "*The run's resolved, immutable*",
+        ]
+    )
 
 
 def test_quick_mode_runs_only_critical_tests(pytester: pytest.Pytester) -> None:
@@ -95,8 +105,9 @@ SHOW_SETTINGS = """
 
 def test_profile_is_loaded_from_the_rootdir(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI)
-    pytester.makefile(".staging", **{".env": "GATEWAY_URL=https://staging.example.com\n"
-                                     "SMOKE_TEST_TIMEOUT=12\n"})
+    pytester.makefile(
+        ".staging", **{".env": "GATEWAY_URL=https://staging.example.com\nSMOKE_TEST_TIMEOUT=12\n"}
+    )
     pytester.makepyfile(SHOW_SETTINGS)
     result = pytester.runpytest("--smoke-env", "staging", "-s")
     result.stdout.fnmatch_lines(["GATEWAY=https://staging.example.com TIMEOUT=12 PROFILE=staging"])
@@ -106,8 +117,9 @@ def test_environment_beats_profile_and_option_beats_environment(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytester.makeini(INI + "smoke_timeout = 9\nsmoke_gateway_url = https://ini.example.com\n")
-    pytester.makefile(".staging", **{".env": "GATEWAY_URL=https://profile.example.com\n"
-                                     "SMOKE_TEST_TIMEOUT=12\n"})
+    pytester.makefile(
+        ".staging", **{".env": "GATEWAY_URL=https://profile.example.com\nSMOKE_TEST_TIMEOUT=12\n"}
+    )
     pytester.makepyfile(SHOW_SETTINGS)
     monkeypatch.setenv("SMOKE_TEST_TIMEOUT", "13")
     result = pytester.runpytest("--smoke-env", "staging", "-s")
@@ -128,14 +140,17 @@ def test_profile_named_in_ini(pytester: pytest.Pytester) -> None:
 
 def test_report_header_names_the_profile_and_masks_passwords(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI)
-    pytester.makefile(".staging", **{".env": "SMOKE_TEST_DATABASE_URL=postgresql://app:"
-                                     "hunter2@db:5432/app\n"})
+    pytester.makefile(
+        ".staging", **{".env": "SMOKE_TEST_DATABASE_URL=postgresql://app:hunter2@db:5432/app\n"}
+    )
     pytester.makepyfile(SHOW_SETTINGS)
     result = pytester.runpytest("--smoke-env", "staging", "-v")
-    result.stdout.fnmatch_lines([
-        "smoke: profile staging (*.env.staging), gate off (advisory)",
-        "  SMOKE_TEST_DATABASE_URL=postgresql://app:***@db:5432/app  [profile .env.staging]",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "smoke: profile staging (*.env.staging), gate off (advisory)",
+            "  SMOKE_TEST_DATABASE_URL=postgresql://app:***@db:5432/app  [profile .env.staging]",
+        ]
+    )
     assert "hunter2" not in result.stdout.str()
 
 
@@ -180,22 +195,36 @@ def test_malformed_profile(pytester: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     ("profile", "expected"),
     [
-        pytest.param("GATEWAY_URL=api.example.com",
-                     "GATEWAY_URL='api.example.com' (profile .env.staging) needs a scheme and a "
-                     "host, e.g. https://api.example.com", id="url-without-scheme"),
-        pytest.param("SMOKE_TEST_REDIS_URL=redis://:6379/0",
-                     "SMOKE_TEST_REDIS_URL=(hidden) (profile .env.staging) needs a scheme and a "
-                     "host, e.g. redis://cache.example.com:6379/0", id="url-without-host"),
-        pytest.param("SMOKE_GATE_MAX_FAILURE_PERCENT=120",
-                     "SMOKE_GATE_MAX_FAILURE_PERCENT='120' (profile .env.staging) is out of "
-                     "range; it must be between 0 and 100 (percent)", id="threshold-out-of-range"),
-        pytest.param("METRIC_THRESHOLD_CPU=-1",
-                     "METRIC_THRESHOLD_CPU='-1' (profile .env.staging) is out of range; it must be "
-                     "between 0 and 100 (percent)",
-                     id="metric-threshold-out-of-range"),
-        pytest.param("SMOKE_TEST_TIMEOUT=thirty",
-                     "SMOKE_TEST_TIMEOUT='thirty' (profile .env.staging) is not a number; set it "
-                     "in seconds, e.g. 30", id="timeout-not-a-number"),
+        pytest.param(
+            "GATEWAY_URL=api.example.com",
+            "GATEWAY_URL='api.example.com' (profile .env.staging) needs a scheme and a "
+            "host, e.g. https://api.example.com",
+            id="url-without-scheme",
+        ),
+        pytest.param(
+            "SMOKE_TEST_REDIS_URL=redis://:6379/0",
+            "SMOKE_TEST_REDIS_URL=(hidden) (profile .env.staging) needs a scheme and a "
+            "host, e.g. redis://cache.example.com:6379/0",
+            id="url-without-host",
+        ),
+        pytest.param(
+            "SMOKE_GATE_MAX_FAILURE_PERCENT=120",
+            "SMOKE_GATE_MAX_FAILURE_PERCENT='120' (profile .env.staging) is out of "
+            "range; it must be between 0 and 100 (percent)",
+            id="threshold-out-of-range",
+        ),
+        pytest.param(
+            "METRIC_THRESHOLD_CPU=-1",
+            "METRIC_THRESHOLD_CPU='-1' (profile .env.staging) is out of range; it must be "
+            "between 0 and 100 (percent)",
+            id="metric-threshold-out-of-range",
+        ),
+        pytest.param(
+            "SMOKE_TEST_TIMEOUT=thirty",
+            "SMOKE_TEST_TIMEOUT='thirty' (profile .env.staging) is not a number; set it "
+            "in seconds, e.g. 30",
+            id="timeout-not-a-number",
+        ),
     ],
 )
 def test_bad_values_in_a_profile(pytester: pytest.Pytester, profile: str, expected: str) -> None:

@@ -44,8 +44,9 @@ class TestDoneWhen:
         result = run(pytester, extra, "--smoke-gate")
         assert result.ret == 0
         assert "smoke gate: MONITOR" in verdict_line(result.stdout.str())
-        result.stdout.fnmatch_lines(["reasons: 1 non-critical smoke test failed (failure rate "
-                                     "10.0%, threshold 20%)"])
+        result.stdout.fnmatch_lines(
+            ["reasons: 1 non-critical smoke test failed (failure rate 10.0%, threshold 20%)"]
+        )
 
     def test_all_passing_is_proceed_and_exit_0(
         self, pytester: pytest.Pytester, sample_project: SampleProject, extra: tuple[str, ...]
@@ -108,8 +109,12 @@ def test_no_smoke_test_collected_with_the_gate_on_is_investigate(
     pytester.makepyfile("def test_plain(): pass")
     result = pytester.runpytest("--smoke-gate")
     assert result.ret == 10
-    result.stdout.fnmatch_lines(["reasons: no smoke test ran: none was collected*",
-                                 "not gated: 1 test without a smoke or critical marker"])
+    result.stdout.fnmatch_lines(
+        [
+            "reasons: no smoke test ran: none was collected*",
+            "not gated: 1 test without a smoke or critical marker",
+        ]
+    )
 
 
 def test_an_empty_run_with_the_gate_on_is_investigate_not_5(pytester: pytest.Pytester) -> None:
@@ -226,12 +231,14 @@ def test_failures_from_one_dead_dependency_are_grouped_and_named(
     result = run(pytester, extra, "--smoke-gate")
     # 4 errors grouped into one cause: 1 of 11 (9.1%), MONITOR instead of 4 of 14 (ROLLBACK).
     assert result.ret == 0
-    result.stdout.fnmatch_lines([
-        "*smoke gate: MONITOR*",
-        "other * 10 passed * 4 errors   (4 caused by: redis unreachable at 127.0.0.1:1: "
-        "connection refused)",
-        "causes:  redis unreachable at 127.0.0.1:1: connection refused (4 failed)",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*smoke gate: MONITOR*",
+            "other * 10 passed * 4 errors   (4 caused by: redis unreachable at 127.0.0.1:1: "
+            "connection refused)",
+            "causes:  redis unreachable at 127.0.0.1:1: connection refused (4 failed)",
+        ]
+    )
 
 
 def test_a_project_can_name_its_own_root_causes(pytester: pytest.Pytester) -> None:
@@ -289,10 +296,12 @@ def test_an_error_while_deciding_fails_closed(
     """)
     result = pytester.runpytest("--smoke-gate")
     assert result.ret == pytest.ExitCode.INTERNAL_ERROR
-    result.stdout.fnmatch_lines([
-        "*smoke gate: could not decide*",
-        "internal error in pytest-smoke-gate: RuntimeError: notifier exploded",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*smoke gate: could not decide*",
+            "internal error in pytest-smoke-gate: RuntimeError: notifier exploded",
+        ]
+    )
 
 
 def test_decision_hook_receives_the_decision(

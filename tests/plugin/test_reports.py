@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import pytest
 
 from pytest_smoke.reports.json_report import SCHEMA_FILE
 
-from .conftest import SampleProject
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .conftest import SampleProject
 
 XDIST = pytest.param(("-n", "2"), id="xdist")
 SINGLE = pytest.param((), id="single")
@@ -61,8 +63,9 @@ def test_json_report_follows_its_schema(pytester: pytest.Pytester, extra: tuple[
     assert document["exit_code"] == 11
     assert document["gate_enabled"] is True
     assert document["pytest_exit_status"] == 1
-    assert document["reasons"] == ["critical test failed: test_json_report_follows_its_schema.py"
-                                   "::test_health"]
+    assert document["reasons"] == [
+        "critical test failed: test_json_report_follows_its_schema.py::test_health"
+    ]
     assert document["totals"] == {"total": 9, "passed": 7, "failed": 1, "errors": 0, "skipped": 1}
     assert document["categories"]["database"]["passed"] == 4
     assert document["categories"]["redis"]["skipped"] == 1
@@ -87,10 +90,12 @@ def test_json_report_names_grouped_causes(pytester: pytest.Pytester) -> None:
     """)
     pytester.runpytest("--smoke-report-json", "gate.json")
     document = read_json(pytester.path / "gate.json")
-    assert document["causes"] == [{
-        "cause": "database unreachable at db:5432: timed out after 5s",
-        "tests": [f"test_json_report_names_grouped_causes.py::test_db[{i}]" for i in range(3)],
-    }]
+    assert document["causes"] == [
+        {
+            "cause": "database unreachable at db:5432: timed out after 5s",
+            "tests": [f"test_json_report_names_grouped_causes.py::test_db[{i}]" for i in range(3)],
+        }
+    ]
     assert document["verdict"] == "ROLLBACK"
     assert document["gate_enabled"] is False
 
@@ -100,8 +105,16 @@ def test_the_same_decision_with_and_without_xdist(pytester: pytest.Pytester) -> 
     run(pytester, (), "--smoke-report-json", "single.json")
     run(pytester, ("-n", "2"), "--smoke-report-json", "xdist.json")
     single, xdist = (read_json(pytester.path / name) for name in ("single.json", "xdist.json"))
-    for key in ("verdict", "exit_code", "reasons", "causes", "totals", "categories",
-                "failure_rate", "flaky"):
+    for key in (
+        "verdict",
+        "exit_code",
+        "reasons",
+        "causes",
+        "totals",
+        "categories",
+        "failure_rate",
+        "flaky",
+    ):
         assert single[key] == xdist[key], key
     outcomes = {t["nodeid"]: t["outcome"] for t in single["tests"]}
     assert outcomes == {t["nodeid"]: t["outcome"] for t in xdist["tests"]}
@@ -161,8 +174,9 @@ def test_github_step_summary_is_appended(
     text = summary.read_text()
     assert text.startswith("## Deploy\n\ndeployed v42\n")  # other steps' text is kept
     assert "## :rotating_light: Smoke gate: ROLLBACK" in text
-    assert ("- critical test failed: test\\_github\\_step\\_summary\\_is\\_appended.py::test\\"
-            "_health") in text
+    assert (
+        "- critical test failed: test\\_github\\_step\\_summary\\_is\\_appended.py::test\\_health"
+    ) in text
     assert "| category | passed | failed | errors | skipped |" in text
     assert "| service | 3 | 1 | 0 | 0 |" in text
     assert "| **total** | 7 | 1 | 0 | 1 |" in text

@@ -7,10 +7,14 @@ is skipped, with the setting to set as the reason.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
-from pytest_smoke import Settings
 from pytest_smoke.clients.tcp import endpoint, probe_tcp
+
+if TYPE_CHECKING:
+    from pytest_smoke import Settings
 
 pytestmark = [pytest.mark.smoke, pytest.mark.critical]
 

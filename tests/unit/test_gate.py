@@ -143,16 +143,27 @@ def test_a_whole_category_down_names_its_cause() -> None:
     [
         pytest.param(RunSummary(), "no smoke test ran: none was collected", id="nothing"),
         pytest.param(run(results(S, S)), "no smoke test ran: all 2 were skipped", id="all-skip"),
-        pytest.param(run(results(P, S, S)), "2 of 3 smoke tests skipped (66.7% > 50%)",
-                     id="most-skipped"),
-        pytest.param(run(results(P, P), collection_errors=1), "1 collection error",
-                     id="collection-error"),
-        pytest.param(run(TestResult("t.py::test_f", P, reruns=1), results(P)),
-                     "passed only on rerun: t.py::test_f", id="flaky"),
-        pytest.param(run(results(P), worker_crashes=("gw0: Not properly terminated",)),
-                     "xdist worker crashed: gw0", id="worker-crash"),
-        pytest.param(run(results(P), interrupted="stopping after 1 failures"),
-                     "the run was cut short: stopping after 1 failures", id="cut-short"),
+        pytest.param(
+            run(results(P, S, S)), "2 of 3 smoke tests skipped (66.7% > 50%)", id="most-skipped"
+        ),
+        pytest.param(
+            run(results(P, P), collection_errors=1), "1 collection error", id="collection-error"
+        ),
+        pytest.param(
+            run(TestResult("t.py::test_f", P, reruns=1), results(P)),
+            "passed only on rerun: t.py::test_f",
+            id="flaky",
+        ),
+        pytest.param(
+            run(results(P), worker_crashes=("gw0: Not properly terminated",)),
+            "xdist worker crashed: gw0",
+            id="worker-crash",
+        ),
+        pytest.param(
+            run(results(P), interrupted="stopping after 1 failures"),
+            "the run was cut short: stopping after 1 failures",
+            id="cut-short",
+        ),
     ],
 )
 def test_untrustworthy_runs_need_investigation(summary: RunSummary, reason: str) -> None:
@@ -181,8 +192,10 @@ def test_a_test_failing_on_every_rerun_is_a_failure_not_flaky() -> None:
 
 def test_counts_per_category_and_total() -> None:
     db = results(P, P, categories=frozenset({"database"}))
-    svc = [TestResult("s.py::a", F, categories=frozenset({"service"})),
-           TestResult("s.py::b", S, categories=frozenset({"service", "azure"}))]
+    svc = [
+        TestResult("s.py::a", F, categories=frozenset({"service"})),
+        TestResult("s.py::b", S, categories=frozenset({"service", "azure"})),
+    ]
     decision = decide(run(db, svc, results(P)))
     assert list(decision.categories) == ["database", "service", "azure", "other"]
     assert decision.categories["service"].failed == 1

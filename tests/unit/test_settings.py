@@ -39,9 +39,15 @@ def test_defaults_come_from_the_seed_documents(tmp_path: Path) -> None:
 
 
 def test_precedence_option_over_environment_over_profile_over_ini(tmp_path: Path) -> None:
-    ini = {"smoke_timeout": "11", "smoke_max_skip_percent": "41",
-           "smoke_max_failure_percent": "31", "smoke_category_min_tests": "3"}
-    profile = "SMOKE_TEST_TIMEOUT=12\nSMOKE_GATE_MAX_SKIP_PERCENT=42\nSMOKE_GATE_MAX_FAILURE_PERCENT=32\n"
+    ini = {
+        "smoke_timeout": "11",
+        "smoke_max_skip_percent": "41",
+        "smoke_max_failure_percent": "31",
+        "smoke_category_min_tests": "3",
+    }
+    profile = (
+        "SMOKE_TEST_TIMEOUT=12\nSMOKE_GATE_MAX_SKIP_PERCENT=42\nSMOKE_GATE_MAX_FAILURE_PERCENT=32\n"
+    )
     environ = {"SMOKE_TEST_TIMEOUT": "13", "SMOKE_GATE_MAX_SKIP_PERCENT": "43"}
     cli = {"timeout": "14"}
     settings = load(tmp_path, cli=cli, environ=environ, ini=ini, profile=profile)
@@ -90,14 +96,19 @@ def test_profile_interpolates_variables(tmp_path: Path) -> None:
 
 
 def test_secrets_never_appear_in_repr_or_describe(tmp_path: Path) -> None:
-    profile = ("SMOKE_TEST_DATABASE_URL=postgresql://app:pa55word@db:5432/app\n"
-               "AZURE_CLIENT_SECRET=client-s3cret\nSMOKE_TEST_REDIS_URL=redis://:r3dis@cache:6379/0\n")
+    profile = (
+        "SMOKE_TEST_DATABASE_URL=postgresql://app:pa55word@db:5432/app\n"
+        "AZURE_CLIENT_SECRET=client-s3cret\nSMOKE_TEST_REDIS_URL=redis://:r3dis@cache:6379/0\n"
+    )
     settings = load(tmp_path, profile=profile)
     shown = repr(settings) + repr(settings.describe())
     for secret in ("pa55word", "client-s3cret", "r3dis"):
         assert secret not in shown
-    assert ("SMOKE_TEST_DATABASE_URL", "postgresql://app:***@db:5432/app",
-            "profile .env.staging") in settings.describe()
+    assert (
+        "SMOKE_TEST_DATABASE_URL",
+        "postgresql://app:***@db:5432/app",
+        "profile .env.staging",
+    ) in settings.describe()
 
 
 def test_settings_are_immutable(tmp_path: Path) -> None:
@@ -109,35 +120,66 @@ def test_settings_are_immutable(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        pytest.param({"environ": {"SMOKE_TEST_TIMEOUT": "soon"}},
-                     "SMOKE_TEST_TIMEOUT='soon' (environment) is not a number; set it in seconds",
-                     id="timeout-not-a-number"),
-        pytest.param({"environ": {"SMOKE_TEST_TIMEOUT": "0"}},
-                     "SMOKE_TEST_TIMEOUT='0' (environment) must be more than 0", id="timeout-zero"),
-        pytest.param({"cli": {"max_failure_percent": "120"}},
-                     "--smoke-max-failure-percent='120' (command line) is out of range; it must "
-                     "be between 0 and 100", id="threshold-over-100"),
-        pytest.param({"ini": {"smoke_max_skip_percent": "-5"}},
-                     "smoke_max_skip_percent='-5' (ini) is out of range", id="threshold-negative"),
-        pytest.param({"environ": {"METRIC_THRESHOLD_CPU": "150"}},
-                     "METRIC_THRESHOLD_CPU='150' (environment) is out of range", id="cpu-over-100"),
-        pytest.param({"environ": {"GATEWAY_URL": "api.example.com"}},
-                     "GATEWAY_URL='api.example.com' (environment) needs a scheme and a host",
-                     id="url-without-scheme"),
-        pytest.param({"environ": {"GATEWAY_URL": "https://"}},
-                     "needs a scheme and a host", id="url-without-host"),
-        pytest.param({"environ": {"GATEWAY_URL": "ftp://files.example.com"}},
-                     "has scheme 'ftp'; use one of http, https", id="url-wrong-scheme"),
-        pytest.param({"environ": {"SMOKE_TEST_DATABASE_URL": "postgresql://db:notaport/app"}},
-                     "SMOKE_TEST_DATABASE_URL=(hidden) (environment) is not a valid URL",
-                     id="url-bad-port-secret-hidden"),
-        pytest.param({"cli": {"category_min_tests": "two"}}, "is not a whole number",
-                     id="count-not-a-number"),
-        pytest.param({"cli": {"rollback_categories": "database,servce"}},
-                     "names unknown category servce", id="unknown-category"),
+        pytest.param(
+            {"environ": {"SMOKE_TEST_TIMEOUT": "soon"}},
+            "SMOKE_TEST_TIMEOUT='soon' (environment) is not a number; set it in seconds",
+            id="timeout-not-a-number",
+        ),
+        pytest.param(
+            {"environ": {"SMOKE_TEST_TIMEOUT": "0"}},
+            "SMOKE_TEST_TIMEOUT='0' (environment) must be more than 0",
+            id="timeout-zero",
+        ),
+        pytest.param(
+            {"cli": {"max_failure_percent": "120"}},
+            "--smoke-max-failure-percent='120' (command line) is out of range; it must "
+            "be between 0 and 100",
+            id="threshold-over-100",
+        ),
+        pytest.param(
+            {"ini": {"smoke_max_skip_percent": "-5"}},
+            "smoke_max_skip_percent='-5' (ini) is out of range",
+            id="threshold-negative",
+        ),
+        pytest.param(
+            {"environ": {"METRIC_THRESHOLD_CPU": "150"}},
+            "METRIC_THRESHOLD_CPU='150' (environment) is out of range",
+            id="cpu-over-100",
+        ),
+        pytest.param(
+            {"environ": {"GATEWAY_URL": "api.example.com"}},
+            "GATEWAY_URL='api.example.com' (environment) needs a scheme and a host",
+            id="url-without-scheme",
+        ),
+        pytest.param(
+            {"environ": {"GATEWAY_URL": "https://"}},
+            "needs a scheme and a host",
+            id="url-without-host",
+        ),
+        pytest.param(
+            {"environ": {"GATEWAY_URL": "ftp://files.example.com"}},
+            "has scheme 'ftp'; use one of http, https",
+            id="url-wrong-scheme",
+        ),
+        pytest.param(
+            {"environ": {"SMOKE_TEST_DATABASE_URL": "postgresql://db:notaport/app"}},
+            "SMOKE_TEST_DATABASE_URL=(hidden) (environment) is not a valid URL",
+            id="url-bad-port-secret-hidden",
+        ),
+        pytest.param(
+            {"cli": {"category_min_tests": "two"}}, "is not a whole number", id="count-not-a-number"
+        ),
+        pytest.param(
+            {"cli": {"rollback_categories": "database,servce"}},
+            "names unknown category servce",
+            id="unknown-category",
+        ),
         pytest.param({"environ": {"SMOKE_GATE": "maybe"}}, "is not a boolean", id="bad-bool"),
-        pytest.param({"environ": {"AZURE_SECRET_LIST": '["a", 1]'}},
-                     "must list names as strings", id="bad-secret-list"),
+        pytest.param(
+            {"environ": {"AZURE_SECRET_LIST": '["a", 1]'}},
+            "must list names as strings",
+            id="bad-secret-list",
+        ),
     ],
 )
 def test_bad_values_are_one_line_naming_setting_and_fix(
@@ -152,9 +194,12 @@ def test_bad_values_are_one_line_naming_setting_and_fix(
 def test_unknown_profile_lists_the_available_ones(tmp_path: Path) -> None:
     (tmp_path / ".env.demo").write_text("")
     (tmp_path / ".env.staging.example").write_text("")
-    with pytest.raises(SettingsError, match=r"--smoke-env prod: unknown profile, .*\.env\.prod "
-                       r"does not exist \(profiles in .*: demo\); create it from "
-                       r"\.env\.staging\.example or pass --smoke-env-file PATH"):
+    with pytest.raises(
+        SettingsError,
+        match=r"--smoke-env prod: unknown profile, .*\.env\.prod "
+        r"does not exist \(profiles in .*: demo\); create it from "
+        r"\.env\.staging\.example or pass --smoke-env-file PATH",
+    ):
         load(tmp_path, cli={"profile": "prod"})
 
 
@@ -169,8 +214,10 @@ def test_malformed_profile_line_is_named(tmp_path: Path) -> None:
 
 
 def test_misspelt_setting_in_profile_gets_a_suggestion(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match="unknown setting SMOKE_TEST_DATABSE_URL; did you mean "
-                       "SMOKE_TEST_DATABASE_URL"):
+    with pytest.raises(
+        SettingsError,
+        match="unknown setting SMOKE_TEST_DATABSE_URL; did you mean SMOKE_TEST_DATABASE_URL",
+    ):
         load(tmp_path, profile="SMOKE_TEST_DATABSE_URL=postgresql://db/app\n")
 
 
@@ -191,8 +238,11 @@ def test_unreadable_profile_is_refused(tmp_path: Path) -> None:
         path = tmp_path / ".env.staging"
         path.write_text("")
         path.chmod(0)
-    with pytest.raises(SettingsError, match=r"cannot read profile file .*: (Permission denied|"
-                       r"Input/output error)"):
+    with pytest.raises(
+        SettingsError,
+        match=r"cannot read profile file .*: (Permission denied|"
+        r"Input/output error)",
+    ):
         load(tmp_path, cli={"profile_file": str(path)})
 
 
@@ -218,7 +268,9 @@ def test_the_example_profile_documents_every_setting() -> None:
 
 def test_the_example_profile_loads(tmp_path: Path) -> None:
     settings = load_settings(
-        cli={"profile_file": str(ROOT / ".env.staging.example")}, environ={}, ini={},
+        cli={"profile_file": str(ROOT / ".env.staging.example")},
+        environ={},
+        ini={},
         rootdir=tmp_path,
     )
     assert settings.profile == "staging.example"
@@ -228,3 +280,10 @@ def test_mask_url_hides_only_the_password() -> None:
     assert mask_url("postgresql://app:pw@db:5432/x") == "postgresql://app:***@db:5432/x"
     assert mask_url("redis://:pw@cache:6379/0") == "redis://:***@cache:6379/0"
     assert mask_url("https://api.example.com") == "https://api.example.com"
+
+
+def test_gate_policy_defaults_match_the_settings_table(tmp_path: Path) -> None:
+    # The table repeats the numbers so the plugin need not import the gate in every run.
+    from pytest_smoke.gate import Policy
+
+    assert load(tmp_path).policy == Policy()

@@ -10,8 +10,13 @@ from pytest_smoke.causes import DependencyUnavailable
 
 #: Ports implied by a URL's scheme when it names none.
 DEFAULT_PORTS: Final = {
-    "postgresql": 5432, "postgres": 5432, "postgresql+asyncpg": 5432,
-    "redis": 6379, "rediss": 6379, "http": 80, "https": 443,
+    "postgresql": 5432,
+    "postgres": 5432,
+    "postgresql+asyncpg": 5432,
+    "redis": 6379,
+    "rediss": 6379,
+    "http": 80,
+    "https": 443,
 }
 
 

@@ -6,17 +6,22 @@ report was asked for: a plain ``pytest_html_*`` hook would break pytest without 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from html import escape
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pytest
 
     from pytest_smoke.gate import Decision
 
-_COLOUR = {"PROCEED": "#1a7f37", "MONITOR": "#9a6700", "INVESTIGATE": "#bc4c00",
-           "ROLLBACK": "#cf222e"}
+_COLOUR = {
+    "PROCEED": "#1a7f37",
+    "MONITOR": "#9a6700",
+    "INVESTIGATE": "#bc4c00",
+    "ROLLBACK": "#cf222e",
+}
 
 
 def verdict_html(decision: Decision, *, gate_enabled: bool) -> str:

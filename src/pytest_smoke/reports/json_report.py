@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from pytest_smoke.gate import Counts, Decision, Policy, RunSummary
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from pytest_smoke.gate import Counts, Decision, Policy, RunSummary
 
 SCHEMA_VERSION: Final = 1
 SCHEMA_FILE: Final = Path(__file__).with_name("smoke-gate-report.schema.json")

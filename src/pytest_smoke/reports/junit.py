@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pytest_smoke.gate import Decision
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pytest_smoke.gate import Decision
 
 
 def suite_properties(decision: Decision) -> list[tuple[str, str]]:
@@ -27,8 +30,10 @@ def suite_properties(decision: Decision) -> list[tuple[str, str]]:
     )
     for name, counts in decision.categories.items():
         properties.append(
-            (f"smoke_gate_category_{name}",
-             f"passed={counts.passed} failed={counts.failed} errors={counts.errors} "
-             f"skipped={counts.skipped}")
+            (
+                f"smoke_gate_category_{name}",
+                f"passed={counts.passed} failed={counts.failed} errors={counts.errors} "
+                f"skipped={counts.skipped}",
+            )
         )
     return properties

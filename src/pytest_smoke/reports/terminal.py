@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from pytest_smoke.gate import Counts, Decision
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from pytest_smoke.gate import Counts, Decision
 
 _INDENT = " " * 9
 
@@ -23,18 +26,24 @@ def verdict_lines(
     ungated: int = 0,
 ) -> list[str]:
     """The lines under the title: per-category counts, reasons, causes, exit status, reports."""
-    lines = [_count_line(name, counts) + _cause_note(decision, name)
-             for name, counts in decision.categories.items()]
+    lines = [
+        _count_line(name, counts) + _cause_note(decision, name)
+        for name, counts in decision.categories.items()
+    ]
     lines.append(_count_line("total", decision.totals))
     lines.extend(_block("reasons:", decision.reasons))
     if decision.notes:
         lines.extend(_block("also:", decision.notes))
     lines.extend(
-        _block("causes:", [f"{group.cause} ({len(group.nodeids)} failed)" for group in decision.causes])
+        _block(
+            "causes:", [f"{group.cause} ({len(group.nodeids)} failed)" for group in decision.causes]
+        )
     )
     if ungated:
-        lines.append(f"not gated: {ungated} test{'s' if ungated != 1 else ''} without a smoke "
-                     "or critical marker")
+        lines.append(
+            f"not gated: {ungated} test{'s' if ungated != 1 else ''} without a smoke "
+            "or critical marker"
+        )
     if gate_enabled:
         lines.append(f"exit status: {decision.exit_code}")
     lines.extend(_block("reports:", report_paths))
@@ -55,7 +64,9 @@ def _cause_note(decision: Decision, category: str) -> str:
     by_cause = Counter(
         r.cause
         for r in decision.results
-        if r.failed and r.cause and (category in r.categories or (category == "other" and not r.categories))
+        if r.failed
+        and r.cause
+        and (category in r.categories or (category == "other" and not r.categories))
     )
     notes = [f"{count} caused by: {cause}" for cause, count in by_cause.most_common()]
     return f"   ({'; '.join(notes)})" if notes else ""

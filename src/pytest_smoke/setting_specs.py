@@ -1,0 +1,358 @@
+"""The table of every setting: its names in each source, its parser, default and help.
+
+Kept apart from :mod:`pytest_smoke.settings` and free of dataclasses, because the plugin builds
+its options and ini keys from this table in every pytest run, smoke run or not.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from pytest_smoke.markers import DEPENDENCY_MARKERS
+
+# The gate's defaults (pytest_smoke.gate.Policy has the same; a unit test keeps them equal).
+DEFAULT_MAX_FAILURE_PERCENT: Final = 20.0
+DEFAULT_MAX_SKIP_PERCENT: Final = 50.0
+DEFAULT_CATEGORY_MIN_TESTS: Final = 2
+DEFAULT_ROLLBACK_CATEGORIES: Final = frozenset({"database"})
+
+Parser = Callable[[str], Any]
+
+
+class SettingSpec:
+    """How one setting is named in each source, parsed and documented.
+
+    A plain class, not a dataclass: the table is built in every pytest run, and a dataclass
+    decorator costs about a millisecond to apply.
+    """
+
+    __slots__ = (
+        "default",
+        "env",
+        "flag",
+        "help",
+        "ini",
+        "metavar",
+        "name",
+        "option",
+        "parse",
+        "secret",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        help: str,
+        parse: Parser,
+        default: Any = None,
+        *,
+        env: str | None = None,
+        ini: str | None = None,
+        option: str | None = None,
+        flag: bool = False,
+        secret: bool = False,
+        metavar: str | None = None,
+    ) -> None:
+        self.name = name
+        self.help = help
+        self.parse = parse
+        self.default = default
+        self.env = env
+        self.ini = ini
+        self.option = option
+        self.flag = flag
+        self.secret = secret
+        self.metavar = metavar
+
+    def __repr__(self) -> str:
+        return f"SettingSpec({self.name!r})"
+
+
+# --- parsers: each raises ValueError with the part of the message after the setting's name ---
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("is not a boolean; use true or false")
+
+
+def _number(low: float, high: float | None, unit: str, example: str) -> Parser:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"is not a number; set it in {unit}, e.g. {example}") from None
+        if math.isnan(value) or value < low or (high is not None and value > high):
+            bounds = f"between {low:g} and {high:g}" if high is not None else f"{low:g} or more"
+            raise ValueError(f"is out of range; it must be {bounds} ({unit})")
+        return value
+
+    return parse
+
+
+def _positive(unit: str, example: str, high: float | None = None) -> Parser:
+    def parse(raw: str) -> float:
+        value = float(_number(0, high, unit, example)(raw))
+        if value <= 0:
+            raise ValueError(f"must be more than 0 ({unit}), e.g. {example}")
+        return value
+
+    return parse
+
+
+def _count(low: int) -> Parser:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"is not a whole number; use {low} or more") from None
+        if value < low:
+            raise ValueError(f"must be {low} or more")
+        return value
+
+    return parse
+
+
+def _url(*schemes: str, example: str) -> Parser:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 -- raises ValueError on a bad port
+        except ValueError:
+            raise ValueError(f"is not a valid URL; use the form {example}") from None
+        if not parts.scheme or not parts.hostname:
+            raise ValueError(f"needs a scheme and a host, e.g. {example}")
+        if parts.scheme.lower() not in schemes:
+            raise ValueError(f"has scheme {parts.scheme!r}; use one of {', '.join(schemes)}")
+        return value
+
+    return parse
+
+
+def _name_list(raw: str) -> tuple[str, ...]:
+    """A JSON list (``["a", "b"]``, as in the seed documents) or a comma-separated list."""
+    text = raw.strip()
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError:
+            raise ValueError('is not a valid JSON list; use ["a", "b"] or a,b') from None
+        if not all(isinstance(item, str) for item in items):
+            raise ValueError('must list names as strings, e.g. ["a", "b"]')
+        return tuple(item.strip() for item in items if item.strip())
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def _categories(raw: str) -> frozenset[str]:
+    names = frozenset(_name_list(raw))
+    unknown = sorted(names - set(DEPENDENCY_MARKERS))
+    if unknown:
+        raise ValueError(
+            f"names unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
+            f"choose from {', '.join(DEPENDENCY_MARKERS)}"
+        )
+    return names
+
+
+_PG_EXAMPLE: Final = "postgresql://user:password@db.example.com:5432/app"
+
+#: Every setting, in the order the example profile and the docs list them.
+SPECS: Final[tuple[SettingSpec, ...]] = (
+    # -- how the run is driven --
+    SettingSpec(
+        "gate",
+        "Apply the gate's exit status (0 PROCEED/MONITOR, 10 INVESTIGATE, "
+        "11 ROLLBACK) instead of pytest's.",
+        _boolean,
+        False,
+        env="SMOKE_GATE",
+        ini="smoke_gate",
+        option="--smoke-gate",
+        flag=True,
+    ),
+    SettingSpec(
+        "quick",
+        "Run only tests marked critical.",
+        _boolean,
+        False,
+        env="SMOKE_QUICK",
+        ini="smoke_quick",
+        option="--smoke-quick",
+        flag=True,
+    ),
+    SettingSpec(
+        "report_json",
+        "Write the gate decision as JSON to this path.",
+        _text,
+        None,
+        env="SMOKE_REPORT_JSON",
+        ini="smoke_report_json",
+        option="--smoke-report-json",
+        metavar="PATH",
+    ),
+    # -- the deployment under test --
+    SettingSpec(
+        "database_url",
+        "PostgreSQL URL of the deployment's database.",
+        _url("postgresql", "postgres", "postgresql+asyncpg", example=_PG_EXAMPLE),
+        env="SMOKE_TEST_DATABASE_URL",
+        ini="smoke_database_url",
+        secret=True,
+    ),
+    SettingSpec(
+        "redis_url",
+        "Redis URL of the event bus.",
+        _url("redis", "rediss", example="redis://cache.example.com:6379/0"),
+        env="SMOKE_TEST_REDIS_URL",
+        ini="smoke_redis_url",
+        secret=True,
+    ),
+    SettingSpec(
+        "gateway_url",
+        "Base URL of the deployed service (API gateway).",
+        _url("http", "https", example="https://api.example.com"),
+        env="GATEWAY_URL",
+        ini="smoke_gateway_url",
+    ),
+    SettingSpec(
+        "timeout",
+        "Seconds one operation against the deployment may take.",
+        _positive("seconds", "30", high=3600),
+        30.0,
+        env="SMOKE_TEST_TIMEOUT",
+        ini="smoke_timeout",
+        option="--smoke-timeout",
+        metavar="SECONDS",
+    ),
+    SettingSpec(
+        "connect_timeout",
+        "Seconds to wait for a connection before a dependency counts as down.",
+        _positive("seconds", "5", high=600),
+        5.0,
+        env="SMOKE_TEST_CONNECT_TIMEOUT",
+        ini="smoke_connect_timeout",
+        option="--smoke-connect-timeout",
+        metavar="SECONDS",
+    ),
+    # -- Azure --
+    SettingSpec(
+        "azure_keyvault_name",
+        "Key Vault name (the vault URL is derived from it).",
+        _text,
+        env="AZURE_KEYVAULT_NAME",
+        ini="smoke_azure_keyvault_name",
+    ),
+    SettingSpec(
+        "azure_keyvault_url",
+        "Key Vault URL; overrides AZURE_KEYVAULT_NAME.",
+        _url("https", example="https://my-vault.vault.azure.net"),
+        env="AZURE_KEYVAULT_URL",
+        ini="smoke_azure_keyvault_url",
+    ),
+    SettingSpec(
+        "azure_secret_list",
+        "Secret names that must exist, enabled and not expiring.",
+        _name_list,
+        (),
+        env="AZURE_SECRET_LIST",
+        ini="smoke_azure_secret_list",
+    ),
+    SettingSpec(
+        "azure_client_id",
+        "Service principal client ID (with secret and tenant).",
+        _text,
+        env="AZURE_CLIENT_ID",
+    ),
+    SettingSpec(
+        "azure_client_secret",
+        "Service principal client secret.",
+        _text,
+        env="AZURE_CLIENT_SECRET",
+        secret=True,
+    ),
+    SettingSpec("azure_tenant_id", "Azure AD tenant ID.", _text, env="AZURE_TENANT_ID"),
+    SettingSpec(
+        "vm_resource_id",
+        "Resource ID of the VM whose metrics are checked.",
+        _text,
+        env="VM_RESOURCE_ID",
+        ini="smoke_vm_resource_id",
+    ),
+    SettingSpec(
+        "metric_threshold_cpu",
+        "CPU percentage above which the VM is unhealthy.",
+        _number(0, 100, "percent", "80"),
+        80.0,
+        env="METRIC_THRESHOLD_CPU",
+        ini="smoke_metric_threshold_cpu",
+    ),
+    SettingSpec(
+        "metric_threshold_memory",
+        "Available memory (MB) below which the VM is unhealthy.",
+        _positive("MB", "500"),
+        500.0,
+        env="METRIC_THRESHOLD_MEMORY",
+        ini="smoke_metric_threshold_memory",
+    ),
+    # -- the gate's policy --
+    SettingSpec(
+        "max_failure_percent",
+        "ROLLBACK when more than this percent of smoke tests fail.",
+        _number(0, 100, "percent", "20"),
+        DEFAULT_MAX_FAILURE_PERCENT,
+        env="SMOKE_GATE_MAX_FAILURE_PERCENT",
+        ini="smoke_max_failure_percent",
+        option="--smoke-max-failure-percent",
+        metavar="PERCENT",
+    ),
+    SettingSpec(
+        "max_skip_percent",
+        "INVESTIGATE when more than this percent of smoke tests are skipped.",
+        _number(0, 100, "percent", "50"),
+        DEFAULT_MAX_SKIP_PERCENT,
+        env="SMOKE_GATE_MAX_SKIP_PERCENT",
+        ini="smoke_max_skip_percent",
+        option="--smoke-max-skip-percent",
+        metavar="PERCENT",
+    ),
+    SettingSpec(
+        "category_min_tests",
+        "A dependency category counts as completely broken "
+        "(ROLLBACK) when all of at least this many of its tests fail.",
+        _count(1),
+        DEFAULT_CATEGORY_MIN_TESTS,
+        env="SMOKE_GATE_CATEGORY_MIN_TESTS",
+        ini="smoke_category_min_tests",
+        option="--smoke-category-min-tests",
+        metavar="N",
+    ),
+    SettingSpec(
+        "rollback_categories",
+        "Categories in which any single failure means ROLLBACK (comma-separated).",
+        _categories,
+        DEFAULT_ROLLBACK_CATEGORIES,
+        env="SMOKE_GATE_ROLLBACK_CATEGORIES",
+        ini="smoke_rollback_categories",
+        option="--smoke-rollback-categories",
+        metavar="NAMES",
+    ),
+)
+
+PROFILE_OPTION: Final = "--smoke-env"
+PROFILE_ENV: Final = "SMOKE_ENV"
+PROFILE_INI: Final = "smoke_env"
+PROFILE_FILE_OPTION: Final = "--smoke-env-file"
+PROFILE_FILE_ENV: Final = "SMOKE_ENV_FILE"
