@@ -287,3 +287,10 @@ def test_gate_policy_defaults_match_the_settings_table(tmp_path: Path) -> None:
     from pytest_smoke.gate import Policy
 
     assert load(tmp_path).policy == Policy()
+
+
+def test_the_readme_documents_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for spec in SPECS:
+        for name in (spec.env, spec.option, spec.ini):
+            assert name is None or f"`{name}`" in readme, name

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The project's own tests: lint, type check, unit + plugin + end-to-end tests.
+# Creates .venv and installs the project with its [test] extra on first run (reused after).
+# Tests that need PostgreSQL or Redis skip, saying so, where those are not running.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${SMOKE_VENV:-$here/.venv}"
+cd "$here"
+
+if [[ ! -x "$venv/bin/python" ]]; then
+  base="$(command -v python3 || true)"
+  [[ -n "$base" ]] || { echo "test.sh: python3 not found; install Python 3.11 or newer" >&2; exit 1; }
+  "$base" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || { echo "test.sh: $("$base" --version 2>&1) is too old; install Python 3.11 or newer" >&2; exit 1; }
+  echo "test.sh: creating $venv" >&2
+  "$base" -m venv "$venv" || { echo "test.sh: could not create a venv; install python3-venv" >&2; exit 1; }
+fi
+# Cheap when already installed; keeps the environment in step with pyproject.toml.
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+
+echo "== ruff" && "$venv/bin/python" -m ruff check .
+echo "== mypy" && "$venv/bin/python" -m mypy
+echo "== pytest"
+exec "$venv/bin/python" -m pytest -n 2 "$@"
