@@ -51,8 +51,17 @@ def closed_port() -> int:
 def test_help_lists_every_option_and_the_exit_codes() -> None:
     result = runner("--help")
     assert result.returncode == 0
-    for text in ("--env NAME", "--quick", "--report", "--parallel", "--verbose",
-                 "--timeout SECONDS", "-- ARGS", "10  INVESTIGATE", "11  ROLLBACK"):
+    for text in (
+        "--env NAME",
+        "--quick",
+        "--report",
+        "--parallel",
+        "--verbose",
+        "--timeout SECONDS",
+        "-- ARGS",
+        "10  INVESTIGATE",
+        "11  ROLLBACK",
+    ):
         assert text in result.stdout
 
 
@@ -85,10 +94,15 @@ def test_a_dead_dependency_rolls_back_naming_the_cause(tmp_path: Path) -> None:
     )
     reports = tmp_path / "out"
     result = runner(
-        "--env-file", str(profile), "--",
-        "--smoke-report-json", str(reports / "gate.json"),
-        "--junitxml", str(reports / "junit.xml"),
-        "--tb=long", "--showlocals",
+        "--env-file",
+        str(profile),
+        "--",
+        "--smoke-report-json",
+        str(reports / "gate.json"),
+        "--junitxml",
+        str(reports / "junit.xml"),
+        "--tb=long",
+        "--showlocals",
     )
     assert result.returncode == 11, result.stdout
     assert "smoke gate: ROLLBACK" in result.stdout

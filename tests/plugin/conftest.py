@@ -57,3 +57,14 @@ def sample_project(pytester: pytest.Pytester) -> SampleProject:
 def verdict_line(output: str) -> str:
     """The title line of the verdict block."""
     return next(line for line in output.splitlines() if "smoke gate:" in line)
+
+
+XDIST = pytest.param(("-n", "2"), id="xdist")
+SINGLE = pytest.param((), id="single")
+
+
+def run(pytester: pytest.Pytester, extra: tuple[str, ...], *args: str) -> pytest.RunResult:
+    """Run pytest in process, or as a subprocess when ``extra`` asks for xdist workers."""
+    if extra:  # xdist workers are processes of their own: run the whole thing as one too
+        return pytester.runpytest_subprocess(*extra, "-p", "no:cacheprovider", *args)
+    return pytester.runpytest("-p", "no:cacheprovider", *args)

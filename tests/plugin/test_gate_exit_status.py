@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import INI, SampleProject, verdict_line
-
-XDIST = pytest.param(("-n", "2"), id="xdist")
-SINGLE = pytest.param((), id="single")
-
-
-def run(pytester: pytest.Pytester, extra: tuple[str, ...], *args: str) -> pytest.RunResult:
-    if extra:  # xdist workers are processes of their own: run the whole thing as one too
-        return pytester.runpytest_subprocess(*extra, "-p", "no:cacheprovider", *args)
-    return pytester.runpytest("-p", "no:cacheprovider", *args)
+from .conftest import INI, SINGLE, XDIST, SampleProject, run, verdict_line
 
 
 @pytest.mark.parametrize("extra", [SINGLE, XDIST])

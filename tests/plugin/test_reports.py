@@ -11,13 +11,13 @@ import pytest
 
 from pytest_smoke.reports.json_report import SCHEMA_FILE
 
+from .conftest import SINGLE, XDIST, run
+
 if TYPE_CHECKING:
     from pathlib import Path
 
     from .conftest import SampleProject
 
-XDIST = pytest.param(("-n", "2"), id="xdist")
-SINGLE = pytest.param((), id="single")
 
 MIXED = """
     import pytest
@@ -38,12 +38,6 @@ MIXED = """
     @pytest.mark.redis
     def test_bus(): pytest.skip("SMOKE_TEST_REDIS_URL is not set")
 """
-
-
-def run(pytester: pytest.Pytester, extra: tuple[str, ...], *args: str) -> pytest.RunResult:
-    if extra:
-        return pytester.runpytest_subprocess(*extra, "-p", "no:cacheprovider", *args)
-    return pytester.runpytest("-p", "no:cacheprovider", *args)
 
 
 def read_json(path: Path) -> dict[str, Any]:
