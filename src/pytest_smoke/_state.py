@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from pytest_smoke.settings import Settings
 
 settings_key: Final = pytest.StashKey["Settings"]()
+#: Our marker names on one test item, computed once for its three phases.
+item_markers_key: Final = pytest.StashKey[list[str]]()
 
 
 def get_settings(config: pytest.Config) -> Settings:

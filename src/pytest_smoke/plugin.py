@@ -71,10 +71,12 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    names = item.stash.get(_state.item_markers_key, None)
+    if names is None:
+        names = sorted({mark.name for mark in item.iter_markers()} & markers.OWN_MARKERS)
+        item.stash[_state.item_markers_key] = names
     # Carried on the report so they reach the xdist controller; keywords would mix in names.
-    report.smoke_markers = sorted(  # type: ignore[attr-defined]
-        {mark.name for mark in item.iter_markers()} & markers.OWN_MARKERS
-    )
+    report.smoke_markers = names  # type: ignore[attr-defined]
     if report.failed:
         report.smoke_cause = item.config.hook.pytest_smoke_root_cause(  # type: ignore[attr-defined]
             item=item, call=call, report=report
