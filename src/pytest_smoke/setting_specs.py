@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -142,6 +143,13 @@ def _url(*schemes: str, example: str) -> Parser:
     return parse
 
 
+def _existing_file(raw: str) -> str:
+    path = raw.strip()
+    if not os.path.isfile(os.path.expanduser(path)):
+        raise ValueError("is not a readable file; give the path of a PEM file")
+    return os.path.expanduser(path)
+
+
 def _name_list(raw: str) -> tuple[str, ...]:
     """A JSON list (``["a", "b"]``, as in the seed documents) or a comma-separated list."""
     text = raw.strip()
@@ -246,6 +254,121 @@ SPECS: Final[tuple[SettingSpec, ...]] = (
         ini="smoke_connect_timeout",
         option="--smoke-connect-timeout",
         metavar="SECONDS",
+    ),
+    # -- database --
+    SettingSpec(
+        "db_read_only",
+        "Run every db_session in a READ ONLY transaction (for production profiles).",
+        _boolean,
+        False,
+        env="SMOKE_TEST_DB_READ_ONLY",
+        ini="smoke_db_read_only",
+    ),
+    # -- event bus --
+    SettingSpec(
+        "redis_key_prefix",
+        "Prefix of every Redis key, channel and stream the run writes (a run id follows it).",
+        _text,
+        "smoke-test",
+        env="SMOKE_TEST_REDIS_PREFIX",
+        ini="smoke_redis_prefix",
+    ),
+    SettingSpec(
+        "redis_key_ttl",
+        "Seconds every key the run writes lives at most (removed at teardown anyway).",
+        _positive("seconds", "300", high=86400),
+        300.0,
+        env="SMOKE_TEST_REDIS_TTL",
+        ini="smoke_redis_ttl",
+    ),
+    SettingSpec(
+        "event_delivery_limit",
+        "Deliveries of one queued event before it goes to the dead-letter stream.",
+        _count(1),
+        3,
+        env="SMOKE_TEST_EVENT_DELIVERY_LIMIT",
+        ini="smoke_event_delivery_limit",
+    ),
+    # -- HTTP and authentication --
+    SettingSpec(
+        "http_retries",
+        "Retries of a request after a connect error or a 502/503/504 (0 disables).",
+        _count(0),
+        3,
+        env="SMOKE_TEST_HTTP_RETRIES",
+        ini="smoke_http_retries",
+    ),
+    SettingSpec(
+        "http_backoff",
+        "First retry delay in seconds; doubles per retry, with jitter; Retry-After wins.",
+        _positive("seconds", "0.5", high=60),
+        0.5,
+        env="SMOKE_TEST_HTTP_BACKOFF",
+        ini="smoke_http_backoff",
+    ),
+    SettingSpec(
+        "ca_bundle",
+        "PEM file of the CA(s) to trust for HTTPS (default: the system's).",
+        _existing_file,
+        env="SMOKE_TEST_CA_BUNDLE",
+        ini="smoke_ca_bundle",
+    ),
+    SettingSpec(
+        "client_cert",
+        "PEM client certificate for mutual TLS.",
+        _existing_file,
+        env="SMOKE_TEST_CLIENT_CERT",
+        ini="smoke_client_cert",
+    ),
+    SettingSpec(
+        "client_key",
+        "PEM private key of the client certificate (if not inside it).",
+        _existing_file,
+        env="SMOKE_TEST_CLIENT_KEY",
+        ini="smoke_client_key",
+    ),
+    SettingSpec(
+        "token",
+        "Static bearer token for the service.",
+        _text,
+        env="SMOKE_TEST_TOKEN",
+        secret=True,
+    ),
+    SettingSpec(
+        "login_url",
+        "Login endpoint that issues a token for SMOKE_TEST_USERNAME / SMOKE_TEST_PASSWORD.",
+        _url("http", "https", example="https://api.example.com/auth/login"),
+        env="SMOKE_TEST_LOGIN_URL",
+        ini="smoke_login_url",
+    ),
+    SettingSpec(
+        "username",
+        "User the login endpoint authenticates.",
+        _text,
+        env="SMOKE_TEST_USERNAME",
+        ini="smoke_username",
+    ),
+    SettingSpec(
+        "password",
+        "Password for the login endpoint.",
+        _text,
+        env="SMOKE_TEST_PASSWORD",
+        secret=True,
+    ),
+    SettingSpec(
+        "token_path",
+        "Dotted path of the token in the login response JSON.",
+        _text,
+        "access_token",
+        env="SMOKE_TEST_TOKEN_PATH",
+        ini="smoke_token_path",
+    ),
+    SettingSpec(
+        "oauth_scope",
+        "OAuth2 scope for a client-credentials token from Azure AD (with AZURE_CLIENT_*).",
+        _text,
+        env="SMOKE_TEST_OAUTH_SCOPE",
+        ini="smoke_oauth_scope",
     ),
     # -- Azure --
     SettingSpec(

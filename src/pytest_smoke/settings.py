@@ -60,6 +60,21 @@ class Settings:
     gateway_url: str | None = None
     timeout: float = 30.0
     connect_timeout: float = 5.0
+    db_read_only: bool = False
+    redis_key_prefix: str = "smoke-test"
+    redis_key_ttl: float = 300.0
+    event_delivery_limit: int = 3
+    http_retries: int = 3
+    http_backoff: float = 0.5
+    ca_bundle: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    token: str | None = field(default=None, repr=False)
+    login_url: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token_path: str = "access_token"
+    oauth_scope: str | None = None
     azure_keyvault_name: str | None = None
     azure_keyvault_url: str | None = None
     azure_secret_list: tuple[str, ...] = ()
