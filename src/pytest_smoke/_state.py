@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Final
 import pytest
 
 if TYPE_CHECKING:
+    from pytest_smoke.masking import Masker
     from pytest_smoke.settings import Settings
 
 settings_key: Final = pytest.StashKey["Settings"]()
+masker_key: Final = pytest.StashKey["Masker"]()
 #: Our marker names on one test item, computed once for its three phases.
 item_markers_key: Final = pytest.StashKey[list[str]]()
 
@@ -37,7 +39,31 @@ def get_settings(config: pytest.Config) -> Settings:
         except SettingsError as error:
             raise pytest.UsageError(f"smoke: {error}") from None
         config.stash[settings_key] = settings
+        register_setting_secrets(get_masker(config), settings)
     return settings
+
+
+def register_setting_secrets(masker: Masker, settings: Settings) -> None:
+    for url in (settings.database_url, settings.redis_url):
+        masker.add_url(url)
+    for secret in (settings.token, settings.password, settings.azure_client_secret):
+        masker.add(secret)
+
+
+def get_masker(config: pytest.Config) -> Masker:
+    """The run's masker, created on first use; from then on log records are scrubbed too."""
+    masker = config.stash.get(masker_key, None)
+    if masker is None:
+        from pytest_smoke.masking import Masker, install_log_masking, uninstall_log_masking
+
+        masker = config.stash[masker_key] = Masker()
+        factory = install_log_masking(masker)
+        config.add_cleanup(lambda: uninstall_log_masking(factory))
+    return masker
+
+
+def existing_masker(config: pytest.Config) -> Masker | None:
+    return config.stash.get(masker_key, None)
 
 
 def resolved_settings(config: pytest.Config) -> Settings | None:

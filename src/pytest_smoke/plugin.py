@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_smoke import _state, hooks, markers, options
-from pytest_smoke.fixtures.settings import smoke_settings
-from pytest_smoke.reporter import GateReporter, XdistHooks
+from pytest_smoke.fixtures.settings import smoke_masker, smoke_settings
+from pytest_smoke.reporter import GateReporter, XdistHooks, scrub_report
 
 if TYPE_CHECKING:
     from collections.abc import Generator
 
-__all__ = ["smoke_settings"]
+__all__ = ["smoke_masker", "smoke_settings"]
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -81,6 +81,9 @@ def pytest_runtest_makereport(
         report.smoke_cause = item.config.hook.pytest_smoke_root_cause(  # type: ignore[attr-defined]
             item=item, call=call, report=report
         )
+    masker = _state.existing_masker(item.config)
+    if masker:  # before the report reaches the terminal, JUnit, HTML, JSON or the controller
+        scrub_report(report, masker)
     return report
 
 

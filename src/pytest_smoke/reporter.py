@@ -17,6 +17,7 @@ from pytest_smoke.recorder import ResultRecorder
 
 if TYPE_CHECKING:
     from pytest_smoke.gate import Decision, RunSummary
+    from pytest_smoke.masking import Masker
     from pytest_smoke.settings import Settings
 
 # The gate, the settings and the report writers are imported only when a smoke run ends:
@@ -189,6 +190,25 @@ class XdistHooks:
             gateway = getattr(node, "gateway", None)
             name = getattr(gateway, "id", "worker")
             self.reporter.recorder.add_worker_crash(f"{name}: {str(error).strip()[:200]}")
+
+
+def scrub_report(report: pytest.TestReport, masker: Masker) -> None:
+    """Remove every registered secret from what a test report carries, in place."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple):  # a skip: (path, line, reason)
+        report.longrepr = (longrepr[0], longrepr[1], masker.scrub(longrepr[2]))
+    elif longrepr is not None:
+        text = str(longrepr)
+        scrubbed = masker.scrub(text)
+        if scrubbed != text:  # keep the rich traceback object unless it holds a secret
+            report.longrepr = scrubbed
+    report.sections = [(title, masker.scrub(content)) for title, content in report.sections]
+    report.user_properties = [
+        (name, masker.scrub_value(value)) for name, value in report.user_properties
+    ]
+    cause = getattr(report, "smoke_cause", None)
+    if cause:
+        report.smoke_cause = masker.scrub(cause)  # type: ignore[attr-defined]
 
 
 def _gate_exit_status(decision: Decision, exitstatus: int) -> int:
