@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Final
 import pytest
 
 if TYPE_CHECKING:
+    from pytest_smoke.dependencies import DependencyStatus
     from pytest_smoke.masking import Masker
     from pytest_smoke.settings import Settings
 
 settings_key: Final = pytest.StashKey["Settings"]()
 masker_key: Final = pytest.StashKey["Masker"]()
+dependency_status_key: Final = pytest.StashKey["DependencyStatus"]()
 #: Our marker names on one test item, computed once for its three phases.
 item_markers_key: Final = pytest.StashKey[list[str]]()
 
@@ -69,3 +71,13 @@ def existing_masker(config: pytest.Config) -> Masker | None:
 def resolved_settings(config: pytest.Config) -> Settings | None:
     """The settings if something has already asked for them, else ``None``."""
     return config.stash.get(settings_key, None)
+
+
+def dependency_status(config: pytest.Config) -> DependencyStatus:
+    """Which dependencies this process found down or up."""
+    status = config.stash.get(dependency_status_key, None)
+    if status is None:
+        from pytest_smoke.dependencies import DependencyStatus
+
+        status = config.stash[dependency_status_key] = DependencyStatus()
+    return status
