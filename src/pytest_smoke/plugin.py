@@ -32,10 +32,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if requested:
         _state.get_settings(config)  # bad settings stop an explicit smoke run here, exit 4
     if config.pluginmanager.hasplugin("asyncio"):  # the async fixtures need pytest-asyncio
-        from pytest_smoke.fixtures import database, redis
+        from pytest_smoke.fixtures import database, http, redis
 
         config.pluginmanager.register(database, "smoke-db-fixtures")
         config.pluginmanager.register(redis, "smoke-redis-fixtures")
+        config.pluginmanager.register(http, "smoke-http-fixtures")
     if hasattr(config, "workerinput"):
         return  # xdist worker: the controller aggregates and reports
     reporter = GateReporter(config, requested=requested)

@@ -408,6 +408,13 @@ SPECS: Final[tuple[SettingSpec, ...]] = (
     ),
     SettingSpec("azure_tenant_id", "Azure AD tenant ID.", _text, env="AZURE_TENANT_ID"),
     SettingSpec(
+        "azure_authority_host",
+        "Azure AD authority for tokens (sovereign clouds, a local stand-in).",
+        _url("https", example="https://login.microsoftonline.us"),
+        env="AZURE_AUTHORITY_HOST",
+        ini="smoke_azure_authority_host",
+    ),
+    SettingSpec(
         "vm_resource_id",
         "Resource ID of the VM whose metrics are checked.",
         _text,

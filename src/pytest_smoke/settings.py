@@ -81,6 +81,7 @@ class Settings:
     azure_client_id: str | None = None
     azure_client_secret: str | None = field(default=None, repr=False)
     azure_tenant_id: str | None = None
+    azure_authority_host: str | None = None
     vm_resource_id: str | None = None
     metric_threshold_cpu: float = 80.0
     metric_threshold_memory: float = 500.0

@@ -28,6 +28,8 @@ from pytest_smoke.causes import DependencyUnavailable
 from pytest_smoke.clients.http import describe_connect_error, raise_unavailable, target_of
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from azure.identity.aio import ClientSecretCredential
 
 #: Seconds before its expiry at which a token is replaced.
@@ -208,11 +210,13 @@ class LoginToken(RefreshingToken):
     The token is read at the dotted ``token_path`` of the JSON answer (``data.access_token``);
     its lifetime from an ``expires_in`` next to it or at the top level, else from the JWT ``exp``.
     ``client`` is used as is (its base URL, TLS settings and retries apply) and not closed here.
+    Or pass a zero-argument factory: each fetch then opens a client of its own and closes it,
+    which lets one cached provider serve tests that run in different event loops.
     """
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: httpx.AsyncClient | Callable[[], httpx.AsyncClient],
         login_url: str,
         username: str,
         password: str,
@@ -237,14 +241,21 @@ class LoginToken(RefreshingToken):
     def _credential_secrets(self) -> list[str]:
         return [self._password] if self._password else []
 
+    async def _post(self, client: httpx.AsyncClient, credentials: dict[str, str]) -> httpx.Response:
+        if self._form:
+            return await client.post(self._login_url, data=credentials)
+        return await client.post(self._login_url, json=credentials)
+
     async def _fetch(self) -> IssuedToken:
         credentials = {"username": self._username, "password": self._password}
         requested_at = time.time()
         try:
-            if self._form:
-                response = await self._client.post(self._login_url, data=credentials)
+            if isinstance(self._client, httpx.AsyncClient):
+                response = await self._post(self._client, credentials)
             else:
-                response = await self._client.post(self._login_url, json=credentials)
+                async with self._client() as client:
+                    response = await self._post(client, credentials)
+                    await response.aread()
         except httpx.TransportError as error:
             raise_unavailable(error, _request_url(error, self._login_url), dependency="login")
         shown = _shown_url(response.request.url)
@@ -312,7 +323,6 @@ class ClientCredentialsToken(RefreshingToken):
         self._connection_verify = connection_verify
         self._disable_instance_discovery = disable_instance_discovery
         self._retries = retries
-        self._credential: ClientSecretCredential | None = None
 
     def __repr__(self) -> str:
         return (
@@ -322,11 +332,6 @@ class ClientCredentialsToken(RefreshingToken):
 
     def _credential_secrets(self) -> list[str]:
         return [self._client_secret]
-
-    async def aclose(self) -> None:
-        credential, self._credential = self._credential, None
-        if credential is not None:
-            await credential.close()
 
     def _issuer(self) -> str:
         authority = self._authority or "login.microsoftonline.com"
@@ -353,11 +358,12 @@ class ClientCredentialsToken(RefreshingToken):
     async def _fetch(self) -> IssuedToken:
         from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 
-        if self._credential is None:
-            self._credential = self._make_credential()
+        # A credential per fetch: its aiohttp session belongs to the event loop that opened it,
+        # and this provider may serve tests in several loops. Fetches are rare (cached here).
         requested_at = time.time()
         try:
-            access = await self._credential.get_token(self._scope)
+            async with self._make_credential() as credential:
+                access = await credential.get_token(self._scope)
         except ClientAuthenticationError as error:
             reason = _first_line(error.message) if error.message else type(error).__name__
             raise AuthError(
