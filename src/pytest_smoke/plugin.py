@@ -37,6 +37,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(database, "smoke-db-fixtures")
         config.pluginmanager.register(redis, "smoke-redis-fixtures")
         config.pluginmanager.register(http, "smoke-http-fixtures")
+    else:
+        from pytest_smoke.fixtures import without_asyncio
+
+        config.pluginmanager.register(without_asyncio, "smoke-async-fixtures-unavailable")
     if hasattr(config, "workerinput"):
         return  # xdist worker: the controller aggregates and reports
     reporter = GateReporter(config, requested=requested)

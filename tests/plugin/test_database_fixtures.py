@@ -289,3 +289,14 @@ def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
     for name in ("db_engine", "db_session", "db_sessionmaker"):
         result.stdout.fnmatch_lines([f"{name} -- *"])
     result.stdout.fnmatch_lines(["*rolled back after the test, commits included*"])
+
+
+def test_without_pytest_asyncio_the_fixture_says_what_to_install(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile("def test_x(db_session): pass")
+    result = pytester.runpytest("-p", "no:asyncio")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["smoke: fixture 'db_session' needs pytest-asyncio; pip install 'pytest-smoke-gate[[]all[]]'*"]  # noqa: E501
+    )
