@@ -298,5 +298,8 @@ def test_without_pytest_asyncio_the_fixture_says_what_to_install(
     result = pytester.runpytest("-p", "no:asyncio")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["smoke: fixture 'db_session' needs pytest-asyncio; pip install 'pytest-smoke-gate[[]all[]]'*"]  # noqa: E501
+        [
+            "smoke: fixture 'db_session' needs pytest-asyncio; "
+            "pip install 'pytest-smoke-gate[[]all[]]'*"
+        ]
     )
