@@ -8,7 +8,7 @@ environment does not break it.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 settings_key: Final = pytest.StashKey["Settings"]()
 masker_key: Final = pytest.StashKey["Masker"]()
 dependency_status_key: Final = pytest.StashKey["DependencyStatus"]()
+#: The http_client latency log of this process, and how many of its entries went on reports.
+latency_log_key: Final = pytest.StashKey[Any]()
+latency_reported_key: Final = pytest.StashKey[int]()
 #: Our marker names on one test item, computed once for its three phases.
 item_markers_key: Final = pytest.StashKey[list[str]]()
 
@@ -81,3 +84,14 @@ def dependency_status(config: pytest.Config) -> DependencyStatus:
 
         status = config.stash[dependency_status_key] = DependencyStatus()
     return status
+
+
+def new_request_rows(config: pytest.Config) -> list[tuple[Any, ...]]:
+    """The requests ``http_client`` finished since the last call, as plain report rows."""
+    log = config.stash.get(latency_log_key, None)
+    if log is None:
+        return []
+    start = config.stash.get(latency_reported_key, 0)
+    entries = log.entries[start:]
+    config.stash[latency_reported_key] = start + len(entries)
+    return [(e.method, e.url, e.status, e.seconds, e.attempts) for e in entries]

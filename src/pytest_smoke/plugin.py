@@ -91,6 +91,10 @@ def pytest_runtest_makereport(
         report.smoke_cause = item.config.hook.pytest_smoke_root_cause(  # type: ignore[attr-defined]
             item=item, call=call, report=report
         )
+    if report.when == "teardown":  # the test's requests, carried to the controller
+        rows = _state.new_request_rows(item.config)
+        if rows:
+            report.smoke_requests = rows  # type: ignore[attr-defined]
     masker = _state.existing_masker(item.config)
     if masker:  # before the report reaches the terminal, JUnit, HTML, JSON or the controller
         scrub_report(report, masker)

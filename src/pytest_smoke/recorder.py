@@ -7,7 +7,7 @@ stays cheap: plain classes and strings here, the gate's types only when a summar
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from pytest_smoke.markers import CRITICAL, DEPENDENCY_MARKERS, GATED_MARKERS
 
@@ -38,6 +38,8 @@ class ResultRecorder:
         self._entries: dict[str, _Entry] = {}
         self.collection_errors = 0
         self.worker_crashes: list[str] = []
+        #: Every request ``http_client`` made, as (method, url, status, seconds, attempts).
+        self.requests: list[tuple[Any, ...]] = []
 
     def add_phase(
         self,
@@ -74,6 +76,9 @@ class ResultRecorder:
             if entry.outcome in _FAILING:
                 return  # the first failure of a test is the one that describes it
         entry.outcome = phase_outcome
+
+    def add_requests(self, rows: Iterable[Iterable[Any]]) -> None:
+        self.requests.extend(tuple(row) for row in rows)
 
     def add_collection_error(self) -> None:
         self.collection_errors += 1

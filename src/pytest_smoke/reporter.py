@@ -67,6 +67,9 @@ class GateReporter:
             cause=getattr(report, "smoke_cause", None),
             duration=report.duration,
         )
+        requests = getattr(report, "smoke_requests", None)
+        if requests:
+            self.recorder.add_requests(requests)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -99,6 +102,7 @@ class GateReporter:
 
     def _decide(self, run: RunSummary, exitstatus: int) -> None:
         from pytest_smoke.gate import Policy, decide
+        from pytest_smoke.latency import request_summary
         from pytest_smoke.reports.json_report import report_document, write_json
         from pytest_smoke.reports.junit import suite_properties
         from pytest_smoke.reports.step_summary import append_step_summary, step_summary_markdown
@@ -123,6 +127,7 @@ class GateReporter:
                 duration_seconds=time.monotonic() - self._monotonic,
                 ungated=self.recorder.ungated_count(),
                 tool_version=_version(),
+                requests=request_summary(self.recorder.requests),
             )
             write_json(settings.report_json, document)
             self.report_paths.append(_shown_path(settings.report_json))
@@ -169,11 +174,14 @@ class GateReporter:
         decision = self.decision
         title = verdict_title(decision, gate_enabled=self.gate_enabled)
         terminalreporter.write_sep("=", title, bold=True, **_COLOUR[str(decision.verdict)])
+        from pytest_smoke.latency import request_summary
+
         for line in verdict_lines(
             decision,
             gate_enabled=self.gate_enabled,
             report_paths=self.report_paths,
             ungated=self.recorder.ungated_count(),
+            requests=request_summary(self.recorder.requests),
         ):
             terminalreporter.write_line(line)
 

@@ -194,3 +194,34 @@ def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--fixtures")
     for name in ("http_client", "http_latencies", "test_user_token", "auth_headers"):
         result.stdout.fnmatch_lines([f"{name}* -- *"])
+
+
+@pytest.mark.parametrize("extra", [(), ("-n", "2")], ids=["single", "xdist"])
+def test_request_latency_reaches_the_reports(
+    pytester: pytest.Pytester, service: str, extra: tuple[str, ...]
+) -> None:
+    import jsonschema
+
+    from pytest_smoke.reports.json_report import SCHEMA_FILE
+
+    project(pytester, f"GATEWAY_URL={service}\nSMOKE_TEST_HTTP_BACKOFF=0.05\n")
+    pytester.makepyfile("""
+        import pytest
+        pytestmark = [pytest.mark.smoke, pytest.mark.service]
+
+        @pytest.mark.parametrize("i", range(4))
+        async def test_health(http_client, i):
+            assert (await http_client.get("/health")).status_code == 200
+
+        async def test_flaky(http_client):
+            assert (await http_client.get("/flaky")).status_code == 200
+    """)
+    args = ("--smoke-env", "svc", "--smoke-report-json", "gate.json")
+    result = pytester.runpytest_subprocess(*extra, *args) if extra else pytester.runpytest(*args)
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["requests: 5, p50 *, p95 *, p99 *, max * (GET /*), 1 retried"])
+    document = json.loads((pytester.path / "gate.json").read_text())
+    jsonschema.validate(document, json.loads(SCHEMA_FILE.read_text()))
+    requests = document["requests"]
+    assert (requests["count"], requests["retried"], requests["unanswered"]) == (5, 1, 0)
+    assert requests["p50_seconds"] <= requests["p95_seconds"] <= requests["max_seconds"]

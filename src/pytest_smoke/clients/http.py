@@ -30,6 +30,7 @@ from tenacity import (
 )
 
 from pytest_smoke.causes import DependencyUnavailable
+from pytest_smoke.latency import percentile
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -74,16 +75,7 @@ class LatencyLog:
 
         Linear interpolation between the closest ranks, as numpy's default does.
         """
-        if not 0 <= q <= 100:
-            raise ValueError(f"percentile must be within 0..100, got {q}")
-        durations = sorted(entry.seconds for entry in self.entries)
-        if not durations:
-            return None
-        position = (len(durations) - 1) * q / 100
-        lower = math.floor(position)
-        upper = math.ceil(position)
-        fraction = position - lower
-        return durations[lower] + (durations[upper] - durations[lower]) * fraction
+        return percentile([entry.seconds for entry in self.entries], q)
 
     def p50(self) -> float | None:
         return self.percentile(50)

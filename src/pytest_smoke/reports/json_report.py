@@ -35,6 +35,7 @@ def report_document(
     duration_seconds: float,
     ungated: int,
     tool_version: str,
+    requests: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything a pipeline or another gate needs, as plain JSON-ready data."""
     return {
@@ -55,6 +56,7 @@ def report_document(
         "worker_crashes": list(run.worker_crashes),
         "interrupted": run.interrupted,
         "ungated": ungated,
+        "requests": dict(requests) if requests else None,
         "policy": _policy(policy),
         "profile": profile,
         "started_at": started_at,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from pytest_smoke.gate import Counts, Decision
 
@@ -24,6 +24,7 @@ def verdict_lines(
     gate_enabled: bool,
     report_paths: Sequence[str] = (),
     ungated: int = 0,
+    requests: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """The lines under the title: per-category counts, reasons, causes, exit status, reports."""
     lines = [
@@ -44,10 +45,21 @@ def verdict_lines(
             f"not gated: {ungated} test{'s' if ungated != 1 else ''} without a smoke "
             "or critical marker"
         )
+    if requests:
+        lines.append(
+            f"requests: {requests['count']}, p50 {_ms(requests['p50_seconds'])}, "
+            f"p95 {_ms(requests['p95_seconds'])}, p99 {_ms(requests['p99_seconds'])}, "
+            f"max {_ms(requests['max_seconds'])} ({requests['slowest']['method']} "
+            f"{requests['slowest']['url']}), {requests['retried']} retried"
+        )
     if gate_enabled:
         lines.append(f"exit status: {decision.exit_code}")
     lines.extend(_block("reports:", report_paths))
     return lines
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.1f} ms"
 
 
 def _count_line(name: str, counts: Counts) -> str:
