@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 
 if TYPE_CHECKING:
+    from pytest_smoke.checks import Checks
     from pytest_smoke.dependencies import DependencyStatus
     from pytest_smoke.masking import Masker
     from pytest_smoke.settings import Settings
 
 settings_key: Final = pytest.StashKey["Settings"]()
 masker_key: Final = pytest.StashKey["Masker"]()
+checks_key: Final = pytest.StashKey["Checks"]()
 dependency_status_key: Final = pytest.StashKey["DependencyStatus"]()
 #: The http_client latency log of this process, and how many of its entries went on reports.
 latency_log_key: Final = pytest.StashKey[Any]()
@@ -95,3 +97,22 @@ def new_request_rows(config: pytest.Config) -> list[tuple[Any, ...]]:
     entries = log.entries[start:]
     config.stash[latency_reported_key] = start + len(entries)
     return [(e.method, e.url, e.status, e.seconds, e.attempts) for e in entries]
+
+
+def get_checks(config: pytest.Config) -> Checks:
+    """The run's checks file, loaded once; empty when none is configured; bad: usage error."""
+    checks = config.stash.get(checks_key, None)
+    if checks is None:
+        from pytest_smoke.checks import Checks, ChecksError, load_checks
+
+        settings = get_settings(config)
+        if settings.checks_file is None:
+            checks = Checks()
+        else:
+            variables = {**settings.profile_values, **os.environ}
+            try:
+                checks = load_checks(settings.checks_file, variables)
+            except ChecksError as error:
+                raise pytest.UsageError(f"smoke: {error}") from None
+        config.stash[checks_key] = checks
+    return checks

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_smoke import _state, hooks, markers, options
-from pytest_smoke.fixtures.settings import smoke_masker, smoke_settings
+from pytest_smoke.fixtures.settings import smoke_checks, smoke_masker, smoke_settings
 from pytest_smoke.reporter import GateReporter, XdistHooks, scrub_report
 
 if TYPE_CHECKING:
     from collections.abc import Generator
 
-__all__ = ["smoke_masker", "smoke_settings"]
+__all__ = ["smoke_checks", "smoke_masker", "smoke_settings"]
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -29,8 +29,9 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in markers.marker_lines():
         config.addinivalue_line("markers", line)
     requested = options.smoke_run_requested(config)
-    if requested:
-        _state.get_settings(config)  # bad settings stop an explicit smoke run here, exit 4
+    if requested:  # bad settings or checks file stop an explicit smoke run here, exit 4
+        _state.get_settings(config)
+        _state.get_checks(config)
     if config.pluginmanager.hasplugin("asyncio"):  # the async fixtures need pytest-asyncio
         from pytest_smoke.fixtures import database, http, redis
 

@@ -150,6 +150,13 @@ def _existing_file(raw: str) -> str:
     return os.path.expanduser(path)
 
 
+def _existing_file_any(raw: str) -> str:
+    path = os.path.expanduser(raw.strip())
+    if not os.path.isfile(path):
+        raise ValueError("is not a file; give the path of the checks file")
+    return os.path.abspath(path)
+
+
 def _name_list(raw: str) -> tuple[str, ...]:
     """A JSON list (``["a", "b"]``, as in the seed documents) or a comma-separated list."""
     text = raw.strip()
@@ -254,6 +261,31 @@ SPECS: Final[tuple[SettingSpec, ...]] = (
         ini="smoke_connect_timeout",
         option="--smoke-connect-timeout",
         metavar="SECONDS",
+    ),
+    SettingSpec(
+        "checks_file",
+        "TOML file naming what the bundled suite checks on this deployment (see examples/demo).",
+        _existing_file_any,
+        env="SMOKE_TEST_CHECKS_FILE",
+        ini="smoke_checks_file",
+        option="--smoke-checks",
+        metavar="PATH",
+    ),
+    SettingSpec(
+        "sla_p95_ms",
+        "Milliseconds the 95th percentile of the service's response times may reach.",
+        _positive("milliseconds", "1000", high=600000),
+        1000.0,
+        env="SMOKE_TEST_SLA_P95_MS",
+        ini="smoke_sla_p95_ms",
+    ),
+    SettingSpec(
+        "tls_min_days",
+        "Days the service's TLS certificate must stay valid for.",
+        _count(0),
+        14,
+        env="SMOKE_TEST_TLS_MIN_DAYS",
+        ini="smoke_tls_min_days",
     ),
     # -- database --
     SettingSpec(

@@ -60,6 +60,9 @@ class Settings:
     gateway_url: str | None = None
     timeout: float = 30.0
     connect_timeout: float = 5.0
+    checks_file: str | None = None
+    sla_p95_ms: float = 1000.0
+    tls_min_days: int = 14
     db_read_only: bool = False
     redis_key_prefix: str = "smoke-test"
     redis_key_ttl: float = 300.0
@@ -89,6 +92,8 @@ class Settings:
     max_skip_percent: float = DEFAULT_MAX_SKIP_PERCENT
     category_min_tests: int = DEFAULT_CATEGORY_MIN_TESTS
     rollback_categories: frozenset[str] = DEFAULT_ROLLBACK_CATEGORIES
+    #: Every variable of the profile file, for ``${VAR}`` in the checks file (may hold secrets).
+    profile_values: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     #: Where each setting came from: "default", "ini", the profile file, "environment", "option".
     sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -181,7 +186,8 @@ def load_settings(
         )
     except PolicyError as error:  # the parsers check the same ranges; this keeps them honest
         raise SettingsError(f"gate policy: {error}") from None
-    return Settings(**values, sources=sources)
+    known = {key: value for key, value in profile_values.items() if value is not None}
+    return Settings(**values, sources=sources, profile_values=known)
 
 
 def _pick(
