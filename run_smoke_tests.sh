@@ -14,7 +14,9 @@ Runs tests/smoke against the deployment an env profile describes, with the smoke
 and exits with the gate's status.
 
 Options:
-  --env NAME         load the profile .env.NAME (see .env.staging.example)
+  --env NAME         load the profile .env.NAME (see .env.staging.example);
+                     --env demo starts the demo deployment (examples/demo) and runs against it
+  --demo-fault NAME  with --env demo: start the demo broken on purpose (examples/demo/CONTRACT.md)
   --env-file PATH    load the profile from PATH instead
   --quick            run only tests marked critical
   --report           write reports/junit.xml, reports/smoke.html, reports/smoke-gate.json
@@ -44,12 +46,21 @@ fail_usage() {
 env_args=()
 pytest_args=()
 report=0
+demo=0
+demo_fault=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --env)
-      [[ $# -ge 2 && -n "$2" ]] || fail_usage "--env needs a profile NAME"
-      env_args=(--smoke-env "$2"); shift 2 ;;
-    --env=*) env_args=(--smoke-env "${1#*=}"); shift ;;
+    --env|--env=*)
+      if [[ "$1" == --env ]]; then
+        [[ $# -ge 2 && -n "$2" ]] || fail_usage "--env needs a profile NAME"
+        name="$2"; shift 2
+      else
+        name="${1#*=}"; shift
+      fi
+      if [[ "$name" == demo ]]; then demo=1; else env_args=(--smoke-env "$name"); fi ;;
+    --demo-fault)
+      [[ $# -ge 2 && -n "$2" ]] || fail_usage "--demo-fault needs a fault NAME"
+      demo_fault="$2"; shift 2 ;;
     --env-file)
       [[ $# -ge 2 && -n "$2" ]] || fail_usage "--env-file needs a PATH"
       case "$2" in /*) env_args=(--smoke-env-file "$2") ;; *) env_args=(--smoke-env-file "$PWD/$2") ;; esac
@@ -69,7 +80,9 @@ while [[ $# -gt 0 ]]; do
 done
 
 has_plugin() {
-  "$1" -c 'import pytest_smoke, xdist, pytest_html, pytest_timeout' >/dev/null 2>&1
+  local modules="pytest_smoke, xdist, pytest_html, pytest_timeout, pytest_asyncio"
+  [[ $demo -eq 1 ]] && modules="$modules, fastapi, uvicorn, trustme, sqlalchemy, redis, httpx"
+  "$1" -c "import $modules" >/dev/null 2>&1
 }
 
 find_python() {
@@ -84,16 +97,22 @@ find_python() {
   [[ -n "$base" ]] || { echo "$PROG: python3 not found; install Python 3.11 or newer" >&2; exit 1; }
   "$base" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || { echo "$PROG: $("$base" --version 2>&1) is too old; install Python 3.11 or newer" >&2; exit 1; }
-  echo "$PROG: first run: creating $VENV and installing pytest-smoke-gate[all] (a minute)..." >&2
-  "$base" -m venv "$VENV" >&2 \
-    || { echo "$PROG: could not create a virtual environment; install python3-venv" >&2; exit 1; }
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$HERE[all]" >&2 \
+  if [[ ! -x "$VENV/bin/python" ]]; then
+    echo "$PROG: first run: creating $VENV and installing pytest-smoke-gate (a minute)..." >&2
+    "$base" -m venv "$VENV" >&2 \
+      || { echo "$PROG: could not create a virtual environment; install python3-venv" >&2; exit 1; }
+  fi
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$HERE[all,demo]" >&2 \
     || { echo "$PROG: installing the project into $VENV failed (see above)" >&2; exit 1; }
   echo "$VENV/bin/python"
 }
 
+[[ -n "$demo_fault" && $demo -eq 0 ]] && fail_usage "--demo-fault needs --env demo"
 python="$(find_python)"
 
+if [[ $demo -eq 1 ]]; then
+  report=1  # the demo run always writes its reports
+fi
 if [[ $report -eq 1 ]]; then
   mkdir -p "$HERE/reports"
   pytest_args=(
@@ -107,5 +126,28 @@ fi
 cd "$HERE"
 # -W default: a library's deprecation warning must never turn a smoke check into a failure,
 # whatever the project's own warning filters say.
-exec "$python" -m pytest tests/smoke --smoke-gate -ra -W default \
-  ${env_args[@]+"${env_args[@]}"} ${pytest_args[@]+"${pytest_args[@]}"}
+run_suite() {
+  "$python" -m pytest tests/smoke --smoke-gate -ra -W default \
+    ${env_args[@]+"${env_args[@]}"} ${pytest_args[@]+"${pytest_args[@]}"}
+}
+
+if [[ $demo -eq 0 ]]; then
+  exec_status=0
+  run_suite || exec_status=$?
+  exit "$exec_status"
+fi
+
+# The demo: start it (and PostgreSQL/Redis if none is running), run against it, stop it.
+state="$(mktemp -d "${TMPDIR:-/tmp}/smoke-demo.XXXXXX")"
+stop_demo() {
+  "$python" "$HERE/examples/demo/launch.py" down --state-dir "$state" >&2 || true
+  rm -rf "$state"
+}
+trap stop_demo EXIT
+trap 'exit 130' INT TERM
+profile="$("$python" "$HERE/examples/demo/launch.py" up --state-dir "$state" \
+  ${demo_fault:+--fault "$demo_fault"})" || exit 1
+env_args=(--smoke-env-file "$profile")
+status=0
+run_suite || status=$?
+exit "$status"

@@ -248,14 +248,12 @@ def _rollback_reasons(
 ) -> list[str]:
     reasons: list[str] = []
     critical = [r for r in results if r.critical and r.failed]
-    reasons.extend(f"critical test failed: {_with_cause(r)}" for r in critical)
+    reasons.extend(_failed_lines("critical", critical))
 
     seen = {r.nodeid for r in critical}
     for category in _ordered(policy.rollback_categories):
         failed = [r for r in results if category in r.categories and r.failed]
-        reasons.extend(
-            f"{category} test failed: {_with_cause(r)}" for r in failed if r.nodeid not in seen
-        )
+        reasons.extend(_failed_lines(category, [r for r in failed if r.nodeid not in seen]))
         seen.update(r.nodeid for r in failed)
 
     for category in _ordered({c for r in results for c in r.categories}):
@@ -341,8 +339,22 @@ def _all_passed(totals: Counts) -> str:
     return "every smoke test passed"
 
 
-def _with_cause(result: TestResult) -> str:
-    return f"{result.nodeid} (caused by: {result.cause})" if result.cause else result.nodeid
+def _failed_lines(kind: str, failed: list[TestResult]) -> list[str]:
+    """One line per failed test without a cause; one line per cause for the others."""
+    lines = [f"{kind} test failed: {r.nodeid}" for r in failed if not r.cause]
+    by_cause: dict[str, list[str]] = {}
+    for result in failed:
+        if result.cause:
+            by_cause.setdefault(result.cause, []).append(result.nodeid)
+    for cause, nodeids in by_cause.items():
+        if len(nodeids) == 1:
+            lines.append(f"{kind} test failed: {nodeids[0]} (caused by: {cause})")
+        else:
+            lines.append(
+                f"{len(nodeids)} {kind} tests failed (caused by: {cause}): "
+                f"{_listed(tuple(nodeids))}"
+            )
+    return lines
 
 
 def _listed(nodeids: tuple[str, ...]) -> str:

@@ -115,18 +115,3 @@ def test_a_dead_dependency_rolls_back_naming_the_cause(tmp_path: Path) -> None:
     }
     for text in (result.stdout, result.stderr, *(p.read_text() for p in reports.iterdir())):
         assert "planted-pw-91" not in text
-
-
-@pytest.mark.skipif(
-    not (listening("127.0.0.1", 5432) and listening("127.0.0.1", 6379)),
-    reason="needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379",
-)
-def test_the_example_profile_against_local_services_proceeds(tmp_path: Path) -> None:
-    result = runner("--env-file", str(ROOT / ".env.staging.example"), "--report", "--parallel")
-    assert result.returncode == 0, result.stdout
-    assert "smoke gate: PROCEED" in result.stdout
-    document = json.loads((ROOT / "reports" / "smoke-gate.json").read_text())
-    assert document["verdict"] == "PROCEED"
-    assert document["totals"]["passed"] == 2
-    assert (ROOT / "reports" / "junit.xml").is_file()
-    assert (ROOT / "reports" / "smoke.html").is_file()

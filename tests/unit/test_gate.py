@@ -232,3 +232,16 @@ def test_zero_percent_threshold_rolls_back_on_any_failure() -> None:
     strict = Policy(max_failure_percent=0)
     assert decide(run(results(*[P] * 99, F)), strict).verdict is Verdict.ROLLBACK
     assert decide(run(results(*[P] * 99)), strict).verdict is Verdict.PROCEED
+
+
+def test_failures_sharing_a_cause_are_one_reason_line() -> None:
+    cause = "database unreachable at db:5432: connection refused"
+    down = [
+        TestResult(f"t.py::test_db_{i}", E, categories=frozenset({"database"}), cause=cause)
+        for i in range(5)
+    ]
+    decision = decide(run(results(*[P] * 30), down))
+    assert decision.reasons[0] == (
+        f"5 database tests failed (caused by: {cause}): t.py::test_db_0, t.py::test_db_1, "
+        "t.py::test_db_2 and 2 more"
+    )

@@ -1,0 +1,953 @@
+#!/usr/bin/env python3
+"""Start the demo deployment (examples/demo/CONTRACT.md) and stop it again.
+
+    python examples/demo/launch.py up --state-dir DIR [--fault NAME] [--profile-out PATH]
+    python examples/demo/launch.py down --state-dir DIR
+
+``up`` finds PostgreSQL and Redis (``SMOKE_DEMO_POSTGRES_URL`` / ``SMOKE_DEMO_REDIS_URL``, else the
+local defaults on 127.0.0.1, else throwaway servers in DIR), creates a fresh database from
+``schema.sql``, makes a test CA and a server certificate, starts the service over HTTPS, writes the
+env profile the smoke suite runs with and prints its path. Everything it starts or creates is
+recorded in ``DIR/state.json`` as soon as it exists; ``down`` stops and removes exactly that.
+Progress goes to stderr; a failure is one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import glob
+import json
+import os
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+DEMO_DIR = Path(__file__).resolve().parent
+REPO = DEMO_DIR.parents[1]
+SCHEMA = DEMO_DIR / "schema.sql"
+CHECKS_FILE = DEMO_DIR / "smoke-checks.toml"
+
+LOCAL_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_PG_BIN_DIRS = os.pathsep.join(
+    [
+        "/usr/lib/postgresql/*/bin",  # Debian, Ubuntu
+        "/usr/pgsql-*/bin",  # RHEL, Fedora (PGDG)
+        "/usr/local/pgsql/bin",  # built from source
+        "/opt/homebrew/opt/postgresql@*/bin",  # macOS, Homebrew
+        "/usr/local/opt/postgresql@*/bin",
+    ]
+)
+PG_NOT_FOUND = (
+    "PostgreSQL not found: start one and set SMOKE_DEMO_POSTGRES_URL, "
+    "or install it (Debian: apt-get install postgresql)"
+)
+REDIS_NOT_FOUND = (
+    "Redis not found: start one and set SMOKE_DEMO_REDIS_URL, "
+    "or install it (Debian: apt-get install redis-server)"
+)
+FAULTS = (
+    "database-down",
+    "health-503",
+    "endpoint-500",
+    "slow",
+    "auth-broken",
+    "events-off",
+    "rate-limit-off",
+    "header-missing",
+)
+APP_ROLE = "demo_app"
+DEMO_USERNAME = "smoke-bot"
+DATABASE_NAME = re.compile(r"^smoke_demo_[0-9a-f]{8}$")
+HEALTH_TIMEOUT = 20.0
+STOP_GRACE = 5.0
+PROG = "launch.py"
+
+
+class LaunchError(Exception):
+    """A failure explained to the user in one line (plus, at most, a log excerpt)."""
+
+
+class Interrupted(BaseException):
+    """A signal arrived while ``up`` was running: stop what was started, then exit."""
+
+
+def say(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+# --- state.json --------------------------------------------------------------------------------
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, readable by the owner only (mode 0600)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+class State:
+    """What ``up`` started and created, saved to ``DIR/state.json`` after every change."""
+
+    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
+
+    @classmethod
+    def load(cls, path: Path) -> State:
+        return cls(path, json.loads(path.read_text(encoding="utf-8")))
+
+    def save(self) -> None:
+        write_private(self.path, json.dumps(self.data, indent=2, sort_keys=True) + "\n")
+
+    @property
+    def dir(self) -> Path:
+        return self.path.parent
+
+    def add(self, key: str, item: Any) -> None:
+        self.data.setdefault(key, []).append(item)
+        self.save()
+
+    def discard(self, key: str, item: Any) -> None:
+        items = self.data.get(key, [])
+        if item in items:
+            items.remove(item)
+            self.save()
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+# Popen objects of this run's children, so that the ones stopped during ``up`` get reaped.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    return text.rpartition(")")[2].split()  # fields from the 3rd (state) on
+
+
+def start_time(pid: int) -> str | None:
+    fields = _proc_stat(pid)
+    return fields[19] if fields and len(fields) > 19 else None  # field 22: starttime
+
+
+def alive(pid: int) -> bool:
+    child = _children.get(pid)
+    if child is not None:
+        return child.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    fields = _proc_stat(pid)
+    return not (fields and fields[0] in ("Z", "X"))  # a zombie is dead, only not reaped yet
+
+
+def is_ours(record: dict[str, Any]) -> bool:
+    """Is ``record``'s pid still the process we started (not a reused pid)?"""
+    pid = int(record["pid"])
+    if not alive(pid):
+        return False
+    recorded = record.get("start_time")
+    current = start_time(pid)
+    if recorded and current and recorded != current:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return True  # no /proc: trust the pid and its start time
+    return str(record.get("match", "")) in cmdline
+
+
+def stop_process(record: dict[str, Any]) -> None:
+    """SIGTERM the process (its group when it leads one), SIGKILL after ``STOP_GRACE`` s."""
+    pid = int(record["pid"])
+    if not is_ours(record):
+        return
+
+    def send(sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            if record.get("group"):
+                os.killpg(pid, sig)
+            else:
+                os.kill(pid, sig)
+
+    for sig, grace in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, 5.0)):
+        send(sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not alive(pid):
+                return
+            time.sleep(0.05)
+    raise LaunchError(f"could not stop {record.get('name')} (pid {pid})")
+
+
+def spawn(
+    state: State, name: str, match: str, argv: list[str], log: Path, env: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    """Start a child in its own session (output to ``log``) and record it at once."""
+    state.add("files", str(log))
+    with log.open("ab") as out:
+        child = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=state.dir,
+            start_new_session=True,
+        )
+    _children[child.pid] = child
+    record = {
+        "name": name,
+        "pid": child.pid,
+        "group": True,
+        "match": match,
+        "start_time": start_time(child.pid),
+    }
+    state.add("processes", record)
+    return child
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(f"    {line}" for line in text.rstrip().splitlines()[-lines:])
+
+
+def with_log(message: str, log: Path) -> str:
+    excerpt = tail(log)
+    return f"{message}; last lines of {log}:\n{excerpt}" if excerpt else f"{message} ({log})"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- URLs --------------------------------------------------------------------------------------
+
+
+def mask(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))
+
+
+def asyncpg_dsn(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if scheme.startswith(("postgresql+", "postgres+")):
+        scheme = "postgresql"
+    return f"{scheme}{sep}{rest}"
+
+
+def with_database(url: str, database: str, *, user: str | None = None, hostport: str = "") -> str:
+    """``url`` with another database (and optionally user:password and host:port)."""
+    parts = urlsplit(url)
+    userinfo, at, current = parts.netloc.rpartition("@")
+    netloc = f"{user if user is not None else userinfo}{'@' if (user or at) else ''}"
+    netloc += hostport or current
+    return urlunsplit(parts._replace(netloc=netloc, path=f"/{database}"))
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+
+async def _connect(url: str) -> Any:
+    import asyncpg
+
+    return await asyncpg.connect(asyncpg_dsn(url), timeout=2)
+
+
+def probe_postgres(url: str) -> str | None:
+    """None when ``url`` answers as a superuser, else why not."""
+
+    async def probe() -> str | None:
+        conn = await _connect(url)
+        try:
+            superuser = await conn.fetchval(
+                "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+            )
+        finally:
+            await conn.close()
+        return None if superuser else "the user is not a superuser"
+
+    try:
+        return asyncio.run(probe())
+    except Exception as error:
+        return one_line(error)
+
+
+def one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text[:300]
+
+
+def find_pg_bin_dir() -> Path | None:
+    """A directory with initdb, pg_ctl and postgres: from PATH, else SMOKE_DEMO_PG_BIN_DIRS."""
+    candidates: list[Path] = []
+    for exe in ("pg_ctl", "initdb"):
+        found = shutil.which(exe)
+        if found:
+            candidates += [Path(found).resolve().parent, Path(found).parent]
+    patterns = os.environ.get("SMOKE_DEMO_PG_BIN_DIRS")
+    for pattern in (DEFAULT_PG_BIN_DIRS if patterns is None else patterns).split(os.pathsep):
+        if pattern.strip():
+            matches = glob.glob(pattern.strip())
+            candidates += [Path(m) for m in sorted(matches, key=_version_key, reverse=True)]
+    for directory in candidates:
+        if all(os.access(directory / exe, os.X_OK) for exe in ("initdb", "pg_ctl", "postgres")):
+            return directory
+    return None
+
+
+def _version_key(path: str) -> list[int]:
+    return [int(number) for number in re.findall(r"\d+", path)]
+
+
+def as_user(user: str | None, argv: list[str]) -> list[str]:
+    """``argv`` run as ``user`` (PostgreSQL refuses to run as root)."""
+    if user is None:
+        return argv
+    runuser = shutil.which("runuser") or next(
+        (p for p in ("/usr/sbin/runuser", "/sbin/runuser") if os.access(p, os.X_OK)), None
+    )
+    if runuser:
+        return [runuser, "-u", user, "--", *argv]
+    su = shutil.which("su") or next((p for p in ("/bin/su",) if os.access(p, os.X_OK)), None)
+    if su:
+        return [su, user, "-s", "/bin/sh", "-c", shlex.join(argv)]
+    raise LaunchError(f"cannot run PostgreSQL as the {user!r} user: neither runuser nor su found")
+
+
+def run(argv: list[str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def pg_base_dir(state: State, user: str | None) -> Path:
+    """Where the throwaway cluster lives: DIR, unless its system user cannot use DIR."""
+    import pwd
+
+    base = state.dir
+    socket_path = base / "pgrun" / ".s.PGSQL.65535"
+    if user is None and len(str(socket_path)) < 100:
+        return base
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        probe = base / "pgrun"
+        probe.mkdir(mode=0o700, exist_ok=True)
+        state.add("dirs", str(probe))
+        os.chown(probe, entry.pw_uid, entry.pw_gid)
+        usable = run(as_user(user, ["test", "-w", str(probe)]), cwd=Path("/")).returncode == 0
+        if usable and len(str(socket_path)) < 100:
+            return base
+    # DIR is not reachable by the postgres user (e.g. under a 0700 parent), or its path is too
+    # long for a unix socket: use a private directory in the system's temporary directory.
+    fallback = Path(tempfile.mkdtemp(prefix="smoke-demo-pg-"))
+    state.add("dirs", str(fallback))
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.chown(fallback, entry.pw_uid, entry.pw_gid)
+    return fallback
+
+
+def start_throwaway_postgres(state: State) -> str:
+    bin_dir = find_pg_bin_dir()
+    if bin_dir is None:
+        raise LaunchError(PG_NOT_FOUND)
+    user: str | None = None
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            raise LaunchError(
+                "PostgreSQL refuses to run as root and there is no 'postgres' system user: "
+                "run the launcher as another user, or start PostgreSQL and set "
+                "SMOKE_DEMO_POSTGRES_URL"
+            ) from None
+        user = "postgres"
+    say(
+        f"PostgreSQL: starting a throwaway server ({bin_dir}{', as user postgres' if user else ''})"
+    )
+    base = pg_base_dir(state, user)
+    pgdata, rundir = base / "pgdata", base / "pgrun"
+    log = rundir / "postgres.log"
+    for directory in (pgdata, rundir):
+        if str(directory) not in state.data.get("dirs", []):
+            state.add("dirs", str(directory))
+        directory.mkdir(mode=0o700, exist_ok=True)
+        if user is not None:
+            import pwd
+
+            entry = pwd.getpwnam(user)
+            os.chown(directory, entry.pw_uid, entry.pw_gid)
+    record: dict[str, Any] = {"bin_dir": str(bin_dir), "pgdata": str(pgdata), "user": user}
+    state.data["throwaway_postgres"] = record
+    state.save()
+
+    initdb = run(
+        as_user(
+            user,
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(pgdata),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
+        ),
+        cwd=base,
+    )
+    if initdb.returncode != 0:
+        detail = (initdb.stderr.strip() or initdb.stdout.strip()).splitlines() or ["?"]
+        raise LaunchError(f"initdb failed: {detail[-1]}")
+    settings = [
+        "listen_addresses = '127.0.0.1'",
+        f"unix_socket_directories = '{str(rundir).replace(chr(39), chr(39) * 2)}'",
+        "fsync = off",
+        "synchronous_commit = off",
+        "full_page_writes = off",
+    ]
+    with (pgdata / "postgresql.conf").open("a", encoding="utf-8") as conf:
+        conf.write("\n# examples/demo/launch.py\n" + "\n".join(settings) + "\n")
+
+    for attempt in range(3):
+        port = free_port()
+        record["port"] = port
+        state.save()
+        started = run(
+            as_user(
+                user,
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(pgdata),
+                    "-l",
+                    str(log),
+                    "-o",
+                    f"-p {port}",
+                    "-w",
+                    "-t",
+                    "30",
+                    "-s",
+                    "start",
+                ],
+            ),
+            cwd=base,
+        )
+        pid_file = pgdata / "postmaster.pid"
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int(pid_file.read_text().splitlines()[0])
+            record["pid"] = pid
+            record["start_time"] = start_time(pid)
+            state.save()
+        if started.returncode == 0:
+            break
+        in_use = "already in use" in (log.read_text(errors="replace") if log.exists() else "")
+        if not (in_use and attempt < 2):
+            raise LaunchError(with_log("PostgreSQL did not start", log))
+    url = f"postgresql://postgres@127.0.0.1:{record['port']}/postgres"
+    problem = probe_postgres(url)
+    if problem:
+        raise LaunchError(with_log(f"the throwaway PostgreSQL does not answer: {problem}", log))
+    say(f"PostgreSQL: throwaway server on 127.0.0.1:{record['port']}, data in {pgdata}")
+    return url
+
+
+def provide_postgres(state: State, throwaway: bool) -> str:
+    url = os.environ.get("SMOKE_DEMO_POSTGRES_URL")
+    if url:
+        problem = probe_postgres(url)
+        if problem:
+            raise LaunchError(
+                f"PostgreSQL at {mask(url)} (SMOKE_DEMO_POSTGRES_URL) cannot be used: {problem}"
+            )
+        say(f"PostgreSQL: {mask(url)} (SMOKE_DEMO_POSTGRES_URL)")
+        return url
+    if not throwaway and probe_postgres(LOCAL_POSTGRES_URL) is None:
+        say(f"PostgreSQL: the local server, {LOCAL_POSTGRES_URL}")
+        return LOCAL_POSTGRES_URL
+    return start_throwaway_postgres(state)
+
+
+def stop_throwaway_postgres(record: dict[str, Any]) -> None:
+    pgdata = Path(record["pgdata"])
+    if (pgdata / "postmaster.pid").exists():
+        stopped = run(
+            as_user(
+                record.get("user"),
+                [str(Path(record["bin_dir"]) / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w"]
+                + ["-t", "20", "-s", "stop"],
+            ),
+            cwd=Path("/"),
+        )
+        if stopped.returncode != 0:
+            say(f"pg_ctl stop: {' '.join(stopped.stderr.split())[:200]}")
+    if record.get("pid"):
+        stop_process({"name": "postgres", "pid": record["pid"], "match": "postgres"} | record)
+
+
+# --- Redis -------------------------------------------------------------------------------------
+
+
+def probe_redis(url: str) -> str | None:
+    """None when ``url`` answers PING, else why not."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as error:
+        return one_line(error)
+    finally:
+        client.close()
+    return None
+
+
+def provide_redis(state: State, throwaway: bool) -> str:
+    url = os.environ.get("SMOKE_DEMO_REDIS_URL")
+    if url:
+        problem = probe_redis(url)
+        if problem:
+            raise LaunchError(
+                f"Redis at {mask(url)} (SMOKE_DEMO_REDIS_URL) cannot be used: {problem}"
+            )
+        say(f"Redis: {mask(url)} (SMOKE_DEMO_REDIS_URL)")
+        return url
+    if not throwaway and probe_redis(LOCAL_REDIS_URL) is None:
+        say(f"Redis: the local server, {LOCAL_REDIS_URL}")
+        return LOCAL_REDIS_URL
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise LaunchError(REDIS_NOT_FOUND)
+    log = state.dir / "redis.log"
+    for attempt in range(3):
+        port = free_port()
+        argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
+        argv += ["no", "--daemonize", "no", "--dir", str(state.dir)]
+        child = spawn(state, "redis", "redis-server", argv, log, dict(os.environ))
+        url = f"redis://127.0.0.1:{port}/0"
+        deadline = time.monotonic() + 10
+        while child.poll() is None and time.monotonic() < deadline:
+            if probe_redis(url) is None:
+                say(f"Redis: throwaway server on 127.0.0.1:{port} (pid {child.pid})")
+                return url
+            time.sleep(0.05)
+        in_use = "already in use" in log.read_text(errors="replace")
+        if child.poll() is not None and in_use and attempt < 2:
+            continue
+        raise LaunchError(with_log("redis-server did not start", log))
+    raise AssertionError("unreachable")
+
+
+# --- the database ------------------------------------------------------------------------------
+
+
+def prepare_database(state: State, admin_url: str, name: str, password: str) -> None:
+    """Create database ``name``, apply schema.sql to it, give ``demo_app`` ``password``."""
+    try:
+        schema = SCHEMA.read_text(encoding="utf-8")
+    except OSError as error:
+        raise LaunchError(f"cannot read {SCHEMA}: {error.strerror}") from None
+
+    async def prepare() -> None:
+        admin = await _connect(admin_url)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            # demo_app is cluster-wide: parallel launches take turns creating and altering it.
+            await admin.execute("SELECT pg_advisory_lock(736_105_119)")
+            conn = await _connect(with_database(admin_url, name))
+            try:
+                await conn.execute(schema)
+                if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_ROLE):
+                    await conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN")
+                await conn.execute(f"ALTER ROLE {APP_ROLE} WITH LOGIN PASSWORD '{password}'")
+            finally:
+                await conn.close()
+        finally:
+            await admin.close()  # also releases the advisory lock
+
+    try:
+        asyncio.run(prepare())
+    except LaunchError:
+        raise
+    except Exception as error:
+        raise LaunchError(f"preparing database {name} failed: {one_line(error)}") from None
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    if not DATABASE_NAME.match(name):
+        raise LaunchError(f"refusing to drop {name!r}: not a database this launcher creates")
+
+    async def drop() -> None:
+        admin = await _connect(admin_url)
+        try:
+            if admin.get_server_version().major >= 13:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            else:
+                await admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                    name,
+                )
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        finally:
+            await admin.close()
+
+    try:
+        asyncio.run(drop())
+    except Exception as error:
+        raise LaunchError(f"could not drop database {name}: {one_line(error)}") from None
+
+
+# --- TLS, the service, the profile -------------------------------------------------------------
+
+
+def make_certificates(state: State) -> tuple[Path, Path, Path]:
+    import trustme
+
+    ca = trustme.CA(organization_name="smoke demo test CA")
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    ca_pem, cert_pem, key_pem = (state.dir / n for n in ("ca.pem", "server.pem", "server.key"))
+    for path in (ca_pem, cert_pem, key_pem):
+        state.add("files", str(path))
+    ca.cert_pem.write_to_path(str(ca_pem))
+    write_private(key_pem, leaf.private_key_pem.bytes().decode())
+    write_private(cert_pem, "".join(blob.bytes().decode() for blob in leaf.cert_chain_pems))
+    return ca_pem, cert_pem, key_pem
+
+
+def start_service(
+    state: State,
+    env: dict[str, str],
+    tls: tuple[Path, Path, Path],
+    *,
+    any_answer: bool,
+) -> int:
+    import httpx
+
+    ca_pem, cert_pem, key_pem = tls
+    log = state.dir / "app.log"
+    context = ssl.create_default_context(cafile=str(ca_pem))
+    for attempt in range(3):
+        port = free_port()
+        argv = [sys.executable, "-m", "uvicorn", "app:app", "--app-dir", str(DEMO_DIR)]
+        argv += ["--host", "127.0.0.1", "--port", str(port), "--ssl-certfile", str(cert_pem)]
+        argv += ["--ssl-keyfile", str(key_pem), "--log-level", "warning"]
+        child = spawn(state, "app", "uvicorn", argv, log, env)
+        state.data["app_port"] = port
+        state.save()
+        url = f"https://127.0.0.1:{port}/health"
+        last = "no answer"
+        deadline = time.monotonic() + HEALTH_TIMEOUT
+        with httpx.Client(verify=context, timeout=2) as client:
+            while child.poll() is None and time.monotonic() < deadline:
+                try:
+                    response = client.get(url)
+                except httpx.HTTPError as error:
+                    last = one_line(error)
+                else:
+                    if response.status_code == 200 or any_answer:
+                        say(f"service: {url} answers {response.status_code} (pid {child.pid})")
+                        return port
+                    last = f"{response.status_code} {' '.join(response.text.split())[:200]}"
+                time.sleep(0.1)
+        if child.poll() is not None:
+            if "address already in use" in tail(log).lower() and attempt < 2:
+                continue
+            raise LaunchError(with_log(f"the service exited with status {child.returncode}", log))
+        raise LaunchError(
+            with_log(
+                f"the service's /health did not answer 200 within {HEALTH_TIMEOUT:.0f} s "
+                f"(last: {last})",
+                log,
+            )
+        )
+    raise AssertionError("unreachable")
+
+
+def dotenv_value(value: str) -> str:
+    if re.fullmatch(r"[\w@%+=:,./~?&-]*", value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def write_profile(state: State, path: Path, values: dict[str, str]) -> None:
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    lines = [
+        f"# The demo deployment's env profile, written by examples/demo/launch.py at {when}.",
+        "# It holds passwords (mode 0600) and is valid until the demo is stopped with:",
+        f"#   python examples/demo/launch.py down --state-dir {state.dir}",
+        f"# Run the smoke suite with it:  ./run_smoke_tests.sh --env-file {path}",
+        "",
+    ]
+    lines += [f"{key}={dotenv_value(value)}" for key, value in values.items()]
+    if str(path) not in state.data.get("files", []):
+        state.add("files", str(path))
+    write_private(path, "\n".join(lines) + "\n")
+
+
+# --- up / down ---------------------------------------------------------------------------------
+
+
+def up(state_dir: Path, fault: str | None, profile_out: Path | None, throwaway: bool) -> Path:
+    began = time.monotonic()
+    state_path = state_dir / "state.json"
+    if state_path.exists():
+        raise LaunchError(
+            f"{state_dir} already holds a demo (state.json): stop it first with "
+            f"'{PROG} down --state-dir {state_dir}'"
+        )
+    created = not state_dir.exists()
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    state = State(
+        state_path,
+        {"created_dir": created, "fault": fault, "files": [], "dirs": [], "processes": []},
+    )
+    state.save()
+    try:
+        admin_url = provide_postgres(state, throwaway)
+        redis_url = provide_redis(state, throwaway)
+
+        name = f"smoke_demo_{secrets.token_hex(4)}"
+        password = secrets.token_hex(16)
+        state.data["database"] = {"name": name, "admin_url": admin_url}
+        state.save()
+        prepare_database(state, admin_url, name, password)
+        say(f"database: {name}, role {APP_ROLE} with a new password")
+        hostport = ""
+        if fault == "database-down":
+            hostport = f"127.0.0.1:{free_port()}"  # nothing listens there
+            say(f"fault database-down: the database URL points at {hostport}, a closed port")
+        database_url = with_database(
+            admin_url, name, user=f"{APP_ROLE}:{password}", hostport=hostport
+        )
+
+        tls = make_certificates(state)
+        channel = f"demo:items:{secrets.token_hex(4)}"
+        app_password = secrets.token_hex(12)
+        env = {key: value for key, value in os.environ.items() if not key.startswith("DEMO_")}
+        env |= {
+            "DEMO_DATABASE_URL": database_url,
+            "DEMO_REDIS_URL": redis_url,
+            "DEMO_JWT_SECRET": secrets.token_urlsafe(32),
+            "DEMO_USERNAME": DEMO_USERNAME,
+            "DEMO_PASSWORD": app_password,
+            "DEMO_EVENT_CHANNEL": channel,
+            "PYTHONUNBUFFERED": "1",
+        }
+        if fault and fault != "database-down":
+            env["DEMO_FAULT"] = fault
+        any_answer = fault in ("database-down", "health-503")
+        port = start_service(state, env, tls, any_answer=any_answer)
+
+        gateway = f"https://127.0.0.1:{port}"
+        profile = (profile_out or state_dir / ".env.demo").absolute()
+        write_profile(
+            state,
+            profile,
+            {
+                "SMOKE_TEST_DATABASE_URL": database_url,
+                "SMOKE_TEST_REDIS_URL": redis_url,
+                "GATEWAY_URL": gateway,
+                "SMOKE_TEST_CA_BUNDLE": str(tls[0]),
+                "SMOKE_TEST_LOGIN_URL": f"{gateway}/auth/login",
+                "SMOKE_TEST_USERNAME": DEMO_USERNAME,
+                "SMOKE_TEST_PASSWORD": app_password,
+                "SMOKE_TEST_CHECKS_FILE": str(CHECKS_FILE),
+                "DEMO_EVENT_CHANNEL": channel,
+            },
+        )
+        state.data["profile"] = str(profile)
+        state.save()
+    except BaseException:
+        with ignoring_signals():
+            errors = teardown(state)
+        for error in errors:
+            say(f"while stopping: {error}")
+        raise
+    say(
+        f"up in {time.monotonic() - began:.1f} s; stop it with: {PROG} down --state-dir {state_dir}"
+    )
+    return profile
+
+
+def remove_tree(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def teardown(state: State) -> list[str]:
+    """Stop and remove what ``state`` records; returns the problems (what is left is kept)."""
+    errors: list[str] = []
+
+    def attempt(action: Callable[[], None]) -> bool:
+        try:
+            action()
+        except LaunchError as error:
+            errors.append(str(error))
+            return False
+        except (OSError, subprocess.SubprocessError) as error:
+            errors.append(one_line(error))
+            return False
+        return True
+
+    processes: list[dict[str, Any]] = state.data.get("processes", [])
+    # The service first (it holds database connections), then the database, then the servers.
+    for record in [p for p in processes if p.get("name") == "app"]:
+        if attempt(lambda record=record: stop_process(record)):
+            state.discard("processes", record)
+    database = state.data.get("database")
+    if database:
+        if state.data.get("throwaway_postgres"):
+            dropped = True  # the whole cluster goes away below
+        else:
+            dropped = attempt(lambda: drop_database(database["admin_url"], database["name"]))
+        if dropped:
+            del state.data["database"]
+            state.save()
+    for record in list(state.data.get("processes", [])):
+        if attempt(lambda record=record: stop_process(record)):
+            state.discard("processes", record)
+    postgres = state.data.get("throwaway_postgres")
+    if postgres and attempt(lambda: stop_throwaway_postgres(postgres)):
+        del state.data["throwaway_postgres"]
+        state.save()
+    if not state.data.get("throwaway_postgres"):
+        for directory in sorted(state.data.get("dirs", []), key=len, reverse=True):
+            if attempt(lambda directory=directory: remove_tree(Path(directory))):
+                state.discard("dirs", directory)
+    for file in list(state.data.get("files", [])):
+        if attempt(lambda file=file: Path(file).unlink(missing_ok=True)):
+            state.discard("files", file)
+    if not errors:
+        state.path.unlink(missing_ok=True)
+        if state.data.get("created_dir"):
+            with contextlib.suppress(OSError):
+                state.dir.rmdir()  # only when empty
+    return errors
+
+
+def down(state_dir: Path) -> None:
+    began = time.monotonic()
+    state_path = state_dir / "state.json"
+    if not state_path.exists():
+        say(f"nothing to stop: {state_path} does not exist")
+        return
+    try:
+        state = State.load(state_path)
+    except (OSError, ValueError) as error:
+        raise LaunchError(f"cannot read {state_path}: {one_line(error)}") from None
+    errors = teardown(state)
+    if errors:
+        raise LaunchError(
+            f"{errors[0]} ({len(errors)} problem(s); what is left stays recorded in {state_path}, "
+            "run down again)"
+        )
+    say(f"down in {time.monotonic() - began:.1f} s")
+
+
+@contextlib.contextmanager
+def ignoring_signals() -> Iterator[None]:
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupt(signum: int, _frame: object) -> NoReturn:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Start or stop the demo deployment of examples/demo."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("up", help="start the demo; prints the path of its env profile")
+    start.add_argument("--state-dir", required=True, type=Path, help="where the demo's state lives")
+    start.add_argument("--fault", choices=FAULTS, help="start the demo with one fault")
+    start.add_argument("--profile-out", type=Path, help="the profile's path (DIR/.env.demo)")
+    # Tests: start throwaway servers even when the local default ones answer.
+    start.add_argument("--throwaway", action="store_true", help=argparse.SUPPRESS)
+    stop = commands.add_parser("down", help="stop what 'up' started and remove its data")
+    stop.add_argument("--state-dir", required=True, type=Path, help="the directory given to up")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    state_dir = Path(args.state_dir).absolute()
+    try:
+        if args.command == "up":
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, _interrupt)
+            profile = up(state_dir, args.fault, args.profile_out, args.throwaway)
+            print(profile, flush=True)
+        else:
+            down(state_dir)
+    except LaunchError as error:
+        say(str(error))
+        return 1
+    except Interrupted as signal_name:
+        say(f"interrupted by {signal_name}; stopped what was started")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
