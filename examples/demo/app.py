@@ -17,7 +17,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -284,14 +284,22 @@ PrincipalDep = Annotated[Principal, Depends(_authenticate)]
 async def _tenant_transaction(
     services: Services, principal: Principal
 ) -> AsyncIterator[AsyncConnection]:
-    """One transaction whose SQL runs as the principal's tenant, so row-level security applies."""
-    async with services.engine.begin() as conn:
-        # SET LOCAL takes no bind parameter; set_config(..., is_local => true) is the same thing.
-        await conn.execute(
-            text("SELECT set_config('app.current_tenant', :tenant, true)"),
-            {"tenant": str(principal.tenant)},
-        )
-        yield conn
+    """One transaction whose SQL runs as the principal's tenant, so row-level security applies.
+
+    A duplicate item name (unique per tenant) becomes 409.
+    """
+    try:
+        async with services.engine.begin() as conn:
+            # SET LOCAL takes no bind parameter; set_config(..., is_local => true) is the same.
+            await conn.execute(
+                text("SELECT set_config('app.current_tenant', :tenant, true)"),
+                {"tenant": str(principal.tenant)},
+            )
+            yield conn
+    except IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) == UNIQUE_VIOLATION:
+            raise HTTPException(409, "an item with this name already exists") from None
+        raise
 
 
 async def _publish(services: Services, kind: str, item_id: int, name: str) -> None:
@@ -302,19 +310,17 @@ async def _publish(services: Services, kind: str, item_id: int, name: str) -> No
         await services.redis.publish(services.settings.event_channel, event)
     except (RedisError, OSError) as exc:
         # The write is committed; failing the request now would invite a duplicate retry.
-        logger.warning("item.%s event for item %d not published: %s", kind, item_id, type(exc))
+        logger.warning("item.%s event not published: %s", kind, type(exc).__name__)
 
 
-def _not_found(item_id: int) -> HTTPException:
-    return HTTPException(404, f"item {item_id} not found")
+async def _item_id(item_id: int) -> int:
+    # An id the column cannot hold names no item: 404 rather than a database error.
+    if not 0 < item_id <= INT4_MAX:
+        raise HTTPException(404, f"item {item_id} not found")
+    return item_id
 
 
-def _duplicate(name: str) -> HTTPException:
-    return HTTPException(409, f"an item named {name!r} already exists")
-
-
-def _is_duplicate(exc: IntegrityError) -> bool:
-    return getattr(exc.orig, "sqlstate", None) == UNIQUE_VIOLATION
+ItemId = Annotated[int, Depends(_item_id)]
 
 
 # --- routes -------------------------------------------------------------------------------------
@@ -325,37 +331,33 @@ COLUMNS = "id, name, price, tenant_id, created_at"
 
 @router.get("/health")
 async def health(services: ServicesDep) -> JSONResponse:
-    database, redis = await asyncio.gather(_database_ok(services), _redis_ok(services))
-    if services.settings.fault == "health-503":
+    database, redis = await asyncio.gather(
+        _healthy("database", _select_one(services.engine)),
+        _healthy("redis", services.redis.ping()),
+    )
+    if services.settings.fault == "health-503" or not (database or redis):
         status = "down"
-    elif database and redis:
-        status = "ok"
     else:
-        status = "degraded" if database or redis else "down"
-    body = {"status": status, "database": _word(database), "redis": _word(redis)}
+        status = "ok" if database and redis else "degraded"
+    body = {
+        "status": status,
+        "database": "ok" if database else "down",
+        "redis": "ok" if redis else "down",
+    }
     return JSONResponse(body, status_code=200 if status == "ok" else 503)
 
 
-def _word(ok: bool) -> str:
-    return "ok" if ok else "down"
+async def _select_one(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
 
 
-async def _database_ok(services: Services) -> bool:
-    try:
-        async with asyncio.timeout(HEALTH_TIMEOUT), services.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        logger.warning("health: database check failed: %s", type(exc).__name__)
-        return False
-    return True
-
-
-async def _redis_ok(services: Services) -> bool:
+async def _healthy(dependency: str, check: Awaitable[object]) -> bool:
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT):
-            await services.redis.ping()
+            await check
     except Exception as exc:
-        logger.warning("health: redis check failed: %s", type(exc).__name__)
+        logger.warning("health: %s check failed: %s", dependency, type(exc).__name__)
         return False
     return True
 
@@ -391,24 +393,25 @@ async def ping(request: Request, services: ServicesDep) -> dict[str, bool]:
 async def _over_limit(services: Services, client: str) -> int | None:
     """Seconds until ``client``'s window ends if it is over the limit, else None.
 
-    A fixed window in Redis, shared by every worker: the first hit creates the counter with the
-    window as its TTL, all in one MULTI so a counter can never be left without one.
+    A fixed window in Redis, shared by every worker: the first hit of a window creates the
+    counter with the window as its TTL (SET NX EX, then INCR, which keeps the TTL), all in one
+    MULTI so a counter can never be left without a TTL.
     """
     settings = services.settings
     key = f"{settings.rate_limit_prefix}:{client}"
     try:
         async with services.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, 0, ex=settings.rate_window, nx=True)
             pipe.incr(key)
-            pipe.expire(key, settings.rate_window, nx=True)
             pipe.pttl(key)
-            count, _, ttl_ms = await pipe.execute()
+            _, count, ttl_ms = await pipe.execute()
     except (RedisError, OSError) as exc:
         # Failing open: a Redis outage shows on /health, it should not take ping down too.
         logger.warning("rate limit not checked: %s", type(exc).__name__)
         return None
     if count <= settings.rate_limit:
         return None
-    return max(1, math.ceil(ttl_ms / 1000))
+    return max(1, math.ceil(int(ttl_ms) / 1000))
 
 
 @router.get("/api/items")
@@ -432,79 +435,61 @@ async def list_items(
 
 @router.post("/api/items", status_code=201)
 async def create_item(body: ItemCreate, services: ServicesDep, principal: PrincipalDep) -> Item:
-    try:
-        async with _tenant_transaction(services, principal) as conn:
-            result = await conn.execute(
-                text(
-                    "INSERT INTO items (tenant_id, name, price) VALUES (:tenant, :name, :price)"
-                    f" RETURNING {COLUMNS}"
-                ),
-                {"tenant": principal.tenant, "name": body.name, "price": body.price},
-            )
-            item = Item.from_row(result.mappings().one())
-    except IntegrityError as exc:
-        if _is_duplicate(exc):
-            raise _duplicate(body.name) from None
-        raise
+    async with _tenant_transaction(services, principal) as conn:
+        result = await conn.execute(
+            text(
+                "INSERT INTO items (tenant_id, name, price) VALUES (:tenant, :name, :price)"
+                f" RETURNING {COLUMNS}"
+            ),
+            {"tenant": principal.tenant, "name": body.name, "price": body.price},
+        )
+        item = Item.from_row(result.mappings().one())
     await _publish(services, "created", item.id, item.name)
     return item
 
 
 @router.get("/api/items/{item_id}")
-async def get_item(item_id: int, services: ServicesDep, principal: PrincipalDep) -> Item:
+async def get_item(item_id: ItemId, services: ServicesDep, principal: PrincipalDep) -> Item:
     if services.settings.fault == "endpoint-500":
         raise RuntimeError("DEMO_FAULT=endpoint-500")
-    if not 0 < item_id <= INT4_MAX:
-        raise _not_found(item_id)
     async with _tenant_transaction(services, principal) as conn:
         result = await conn.execute(
             text(f"SELECT {COLUMNS} FROM items WHERE id = :id"), {"id": item_id}
         )
-        row = result.mappings().one_or_none()
-    if row is None:
-        raise _not_found(item_id)
-    return Item.from_row(row)
+        return Item.from_row(_found(result.mappings().one_or_none(), item_id))
 
 
 @router.patch("/api/items/{item_id}")
 async def update_item(
-    item_id: int, body: ItemPatch, services: ServicesDep, principal: PrincipalDep
+    item_id: ItemId, body: ItemPatch, services: ServicesDep, principal: PrincipalDep
 ) -> Item:
-    if not 0 < item_id <= INT4_MAX:
-        raise _not_found(item_id)
     changes = body.model_dump(exclude_none=True)
-    assignments = ", ".join(f"{column} = :{column}" for column in changes)  # names from ItemPatch
-    try:
-        async with _tenant_transaction(services, principal) as conn:
-            result = await conn.execute(
-                text(f"UPDATE items SET {assignments} WHERE id = :id RETURNING {COLUMNS}"),
-                {**changes, "id": item_id},
-            )
-            row = result.mappings().one_or_none()
-    except IntegrityError as exc:
-        if _is_duplicate(exc):
-            raise _duplicate(str(body.name)) from None
-        raise
-    if row is None:
-        raise _not_found(item_id)
-    item = Item.from_row(row)
+    assignments = ", ".join(f"{column} = :{column}" for column in changes)  # ItemPatch's fields
+    async with _tenant_transaction(services, principal) as conn:
+        result = await conn.execute(
+            text(f"UPDATE items SET {assignments} WHERE id = :id RETURNING {COLUMNS}"),
+            {**changes, "id": item_id},
+        )
+        item = Item.from_row(_found(result.mappings().one_or_none(), item_id))
     await _publish(services, "updated", item.id, item.name)
     return item
 
 
 @router.delete("/api/items/{item_id}", status_code=204)
-async def delete_item(item_id: int, services: ServicesDep, principal: PrincipalDep) -> Response:
-    if not 0 < item_id <= INT4_MAX:
-        raise _not_found(item_id)
+async def delete_item(item_id: ItemId, services: ServicesDep, principal: PrincipalDep) -> Response:
     async with _tenant_transaction(services, principal) as conn:
         result = await conn.execute(
             text("DELETE FROM items WHERE id = :id RETURNING id, name"), {"id": item_id}
         )
-        row = result.mappings().one_or_none()
-    if row is None:
-        raise _not_found(item_id)
+        row = _found(result.mappings().one_or_none(), item_id)
     await _publish(services, "deleted", row["id"], row["name"])
     return Response(status_code=204)
+
+
+def _found(row: RowMapping | None, item_id: int) -> RowMapping:
+    if row is None:
+        raise HTTPException(404, f"item {item_id} not found")
+    return row
 
 
 @router.get("/metrics", include_in_schema=False)

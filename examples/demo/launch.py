@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 DEMO_DIR = Path(__file__).resolve().parent
-REPO = DEMO_DIR.parents[1]
 SCHEMA = DEMO_DIR / "schema.sql"
 CHECKS_FILE = DEMO_DIR / "smoke-checks.toml"
 
@@ -212,7 +211,7 @@ def stop_process(record: dict[str, Any]) -> None:
 
 
 def spawn(
-    state: State, name: str, match: str, argv: list[str], log: Path, env: dict[str, str]
+    state: State, name: str, argv: list[str], *, match: str, log: Path, env: dict[str, str]
 ) -> subprocess.Popen[bytes]:
     """Start a child in its own session (output to ``log``) and record it at once."""
     state.add("files", str(log))
@@ -289,7 +288,7 @@ def with_database(url: str, database: str, *, user: str | None = None, hostport:
 
 
 async def _connect(url: str) -> Any:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     return await asyncpg.connect(asyncpg_dsn(url), timeout=2)
 
@@ -368,24 +367,18 @@ def run(argv: list[str], cwd: Path, timeout: float = 60) -> subprocess.Completed
 
 
 def pg_base_dir(state: State, user: str | None) -> Path:
-    """Where the throwaway cluster lives: DIR, unless its system user cannot use DIR."""
+    """Where the throwaway cluster lives: DIR, unless its system user cannot reach DIR."""
     import pwd
 
-    base = state.dir
-    socket_path = base / "pgrun" / ".s.PGSQL.65535"
-    if user is None and len(str(socket_path)) < 100:
-        return base
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        probe = base / "pgrun"
-        probe.mkdir(mode=0o700, exist_ok=True)
-        state.add("dirs", str(probe))
-        os.chown(probe, entry.pw_uid, entry.pw_gid)
-        usable = run(as_user(user, ["test", "-w", str(probe)]), cwd=Path("/")).returncode == 0
-        if usable and len(str(socket_path)) < 100:
-            return base
-    # DIR is not reachable by the postgres user (e.g. under a 0700 parent), or its path is too
-    # long for a unix socket: use a private directory in the system's temporary directory.
+    socket_fits = len(str(state.dir / "pgrun" / ".s.PGSQL.65535")) < 100
+    reachable = (
+        user is None
+        or run(as_user(user, ["test", "-x", str(state.dir)]), Path("/")).returncode == 0
+    )
+    if socket_fits and reachable:
+        return state.dir
+    # DIR is not reachable by the postgres user (DIR or a parent is private to root), or its path
+    # is too long for a unix socket: use a private directory in the system's temporary directory.
     fallback = Path(tempfile.mkdtemp(prefix="smoke-demo-pg-"))
     state.add("dirs", str(fallback))
     if user is not None:
@@ -394,66 +387,49 @@ def pg_base_dir(state: State, user: str | None) -> Path:
     return fallback
 
 
-def start_throwaway_postgres(state: State) -> str:
-    bin_dir = find_pg_bin_dir()
-    if bin_dir is None:
-        raise LaunchError(PG_NOT_FOUND)
-    user: str | None = None
-    if os.geteuid() == 0:
-        import pwd
+def postgres_user() -> str | None:
+    """The system user PostgreSQL runs as: None (this one) unless this one is root."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
 
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            raise LaunchError(
-                "PostgreSQL refuses to run as root and there is no 'postgres' system user: "
-                "run the launcher as another user, or start PostgreSQL and set "
-                "SMOKE_DEMO_POSTGRES_URL"
-            ) from None
-        user = "postgres"
-    say(
-        f"PostgreSQL: starting a throwaway server ({bin_dir}{', as user postgres' if user else ''})"
-    )
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        raise LaunchError(
+            "PostgreSQL refuses to run as root and there is no 'postgres' system user: "
+            "run the launcher as another user, or start PostgreSQL and set SMOKE_DEMO_POSTGRES_URL"
+        ) from None
+    return "postgres"
+
+
+def make_pg_dirs(state: State, user: str | None) -> tuple[Path, Path, Path]:
+    """The throwaway cluster's base, data and run (socket, log) directories, owned by ``user``."""
+    import pwd
+
     base = pg_base_dir(state, user)
     pgdata, rundir = base / "pgdata", base / "pgrun"
-    log = rundir / "postgres.log"
     for directory in (pgdata, rundir):
         if str(directory) not in state.data.get("dirs", []):
             state.add("dirs", str(directory))
         directory.mkdir(mode=0o700, exist_ok=True)
         if user is not None:
-            import pwd
-
             entry = pwd.getpwnam(user)
             os.chown(directory, entry.pw_uid, entry.pw_gid)
-    record: dict[str, Any] = {"bin_dir": str(bin_dir), "pgdata": str(pgdata), "user": user}
-    state.data["throwaway_postgres"] = record
-    state.save()
+    return base, pgdata, rundir
 
-    initdb = run(
-        as_user(
-            user,
-            [
-                str(bin_dir / "initdb"),
-                "-D",
-                str(pgdata),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--no-locale",
-                "--no-sync",
-            ],
-        ),
-        cwd=base,
-    )
-    if initdb.returncode != 0:
-        detail = (initdb.stderr.strip() or initdb.stdout.strip()).splitlines() or ["?"]
+
+def initdb(bin_dir: Path, user: str | None, base: Path, pgdata: Path, rundir: Path) -> None:
+    argv = [str(bin_dir / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust"]
+    argv += ["-E", "UTF8", "--no-locale", "--no-sync"]
+    done = run(as_user(user, argv), cwd=base)
+    if done.returncode != 0:
+        detail = (done.stderr.strip() or done.stdout.strip()).splitlines() or ["?"]
         raise LaunchError(f"initdb failed: {detail[-1]}")
+    quoted_rundir = str(rundir).replace("'", "''")
     settings = [
         "listen_addresses = '127.0.0.1'",
-        f"unix_socket_directories = '{str(rundir).replace(chr(39), chr(39) * 2)}'",
+        f"unix_socket_directories = '{quoted_rundir}'",
         "fsync = off",
         "synchronous_commit = off",
         "full_page_writes = off",
@@ -461,35 +437,29 @@ def start_throwaway_postgres(state: State) -> str:
     with (pgdata / "postgresql.conf").open("a", encoding="utf-8") as conf:
         conf.write("\n# examples/demo/launch.py\n" + "\n".join(settings) + "\n")
 
+
+def start_throwaway_postgres(state: State) -> str:
+    bin_dir = find_pg_bin_dir()
+    if bin_dir is None:
+        raise LaunchError(PG_NOT_FOUND)
+    user = postgres_user()
+    as_whom = ", as user postgres" if user else ""
+    say(f"PostgreSQL: starting a throwaway server ({bin_dir}{as_whom})")
+    base, pgdata, rundir = make_pg_dirs(state, user)
+    record: dict[str, Any] = {"bin_dir": str(bin_dir), "pgdata": str(pgdata), "user": user}
+    state.data["throwaway_postgres"] = record
+    state.save()
+    initdb(bin_dir, user, base, pgdata, rundir)
+
+    log = rundir / "postgres.log"
     for attempt in range(3):
-        port = free_port()
-        record["port"] = port
+        record["port"] = port = free_port()
         state.save()
-        started = run(
-            as_user(
-                user,
-                [
-                    str(bin_dir / "pg_ctl"),
-                    "-D",
-                    str(pgdata),
-                    "-l",
-                    str(log),
-                    "-o",
-                    f"-p {port}",
-                    "-w",
-                    "-t",
-                    "30",
-                    "-s",
-                    "start",
-                ],
-            ),
-            cwd=base,
-        )
-        pid_file = pgdata / "postmaster.pid"
+        argv = [str(bin_dir / "pg_ctl"), "-D", str(pgdata), "-l", str(log), "-o", f"-p {port}"]
+        started = run(as_user(user, [*argv, "-w", "-t", "30", "-s", "start"]), cwd=base)
         with contextlib.suppress(OSError, ValueError, IndexError):
-            pid = int(pid_file.read_text().splitlines()[0])
-            record["pid"] = pid
-            record["start_time"] = start_time(pid)
+            pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+            record |= {"pid": pid, "start_time": start_time(pid)}
             state.save()
         if started.returncode == 0:
             break
@@ -523,18 +493,14 @@ def provide_postgres(state: State, throwaway: bool) -> str:
 def stop_throwaway_postgres(record: dict[str, Any]) -> None:
     pgdata = Path(record["pgdata"])
     if (pgdata / "postmaster.pid").exists():
+        argv = [str(Path(record["bin_dir"]) / "pg_ctl"), "-D", str(pgdata), "-m", "fast"]
         stopped = run(
-            as_user(
-                record.get("user"),
-                [str(Path(record["bin_dir"]) / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w"]
-                + ["-t", "20", "-s", "stop"],
-            ),
-            cwd=Path("/"),
+            as_user(record.get("user"), [*argv, "-w", "-t", "20", "-s", "stop"]), Path("/")
         )
         if stopped.returncode != 0:
             say(f"pg_ctl stop: {' '.join(stopped.stderr.split())[:200]}")
     if record.get("pid"):
-        stop_process({"name": "postgres", "pid": record["pid"], "match": "postgres"} | record)
+        stop_process({"name": "postgres", "match": "postgres"} | record)
 
 
 # --- Redis -------------------------------------------------------------------------------------
@@ -575,7 +541,7 @@ def provide_redis(state: State, throwaway: bool) -> str:
         port = free_port()
         argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
         argv += ["no", "--daemonize", "no", "--dir", str(state.dir)]
-        child = spawn(state, "redis", "redis-server", argv, log, dict(os.environ))
+        child = spawn(state, "redis", argv, match="redis-server", log=log, env=dict(os.environ))
         url = f"redis://127.0.0.1:{port}/0"
         deadline = time.monotonic() + 10
         while child.poll() is None and time.monotonic() < deadline:
@@ -593,7 +559,7 @@ def provide_redis(state: State, throwaway: bool) -> str:
 # --- the database ------------------------------------------------------------------------------
 
 
-def prepare_database(state: State, admin_url: str, name: str, password: str) -> None:
+def prepare_database(admin_url: str, name: str, password: str) -> None:
     """Create database ``name``, apply schema.sql to it, give ``demo_app`` ``password``."""
     try:
         schema = SCHEMA.read_text(encoding="utf-8")
@@ -605,7 +571,7 @@ def prepare_database(state: State, admin_url: str, name: str, password: str) -> 
         try:
             await admin.execute(f'CREATE DATABASE "{name}"')
             # demo_app is cluster-wide: parallel launches take turns creating and altering it.
-            await admin.execute("SELECT pg_advisory_lock(736_105_119)")
+            await admin.execute("SELECT pg_advisory_lock(736105119)")
             conn = await _connect(with_database(admin_url, name))
             try:
                 await conn.execute(schema)
@@ -683,7 +649,7 @@ def start_service(
         argv = [sys.executable, "-m", "uvicorn", "app:app", "--app-dir", str(DEMO_DIR)]
         argv += ["--host", "127.0.0.1", "--port", str(port), "--ssl-certfile", str(cert_pem)]
         argv += ["--ssl-keyfile", str(key_pem), "--log-level", "warning"]
-        child = spawn(state, "app", "uvicorn", argv, log, env)
+        child = spawn(state, "app", argv, match="uvicorn", log=log, env=env)
         state.data["app_port"] = port
         state.save()
         url = f"https://127.0.0.1:{port}/health"
@@ -747,8 +713,13 @@ def up(state_dir: Path, fault: str | None, profile_out: Path | None, throwaway: 
             f"{state_dir} already holds a demo (state.json): stop it first with "
             f"'{PROG} down --state-dir {state_dir}'"
         )
+    profile = (profile_out or state_dir / ".env.demo").absolute()
     created = not state_dir.exists()
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        profile.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as failure:
+        raise LaunchError(f"cannot create {failure.filename}: {failure.strerror}") from None
     state = State(
         state_path,
         {"created_dir": created, "fault": fault, "files": [], "dirs": [], "processes": []},
@@ -762,7 +733,7 @@ def up(state_dir: Path, fault: str | None, profile_out: Path | None, throwaway: 
         password = secrets.token_hex(16)
         state.data["database"] = {"name": name, "admin_url": admin_url}
         state.save()
-        prepare_database(state, admin_url, name, password)
+        prepare_database(admin_url, name, password)
         say(f"database: {name}, role {APP_ROLE} with a new password")
         hostport = ""
         if fault == "database-down":
@@ -773,7 +744,8 @@ def up(state_dir: Path, fault: str | None, profile_out: Path | None, throwaway: 
         )
 
         tls = make_certificates(state)
-        channel = f"demo:items:{secrets.token_hex(4)}"
+        run_id = secrets.token_hex(4)
+        channel = f"demo:items:{run_id}"
         app_password = secrets.token_hex(12)
         env = {key: value for key, value in os.environ.items() if not key.startswith("DEMO_")}
         env |= {
@@ -783,6 +755,8 @@ def up(state_dir: Path, fault: str | None, profile_out: Path | None, throwaway: 
             "DEMO_USERNAME": DEMO_USERNAME,
             "DEMO_PASSWORD": app_password,
             "DEMO_EVENT_CHANNEL": channel,
+            # Not in the contract, read by app.py: keeps parallel demos' rate limits apart.
+            "DEMO_RATE_LIMIT_PREFIX": f"demo:ratelimit:{run_id}",
             "PYTHONUNBUFFERED": "1",
         }
         if fault and fault != "database-down":
@@ -791,7 +765,6 @@ def up(state_dir: Path, fault: str | None, profile_out: Path | None, throwaway: 
         port = start_service(state, env, tls, any_answer=any_answer)
 
         gateway = f"https://127.0.0.1:{port}"
-        profile = (profile_out or state_dir / ".env.demo").absolute()
         write_profile(
             state,
             profile,
@@ -832,9 +805,9 @@ def teardown(state: State) -> list[str]:
     """Stop and remove what ``state`` records; returns the problems (what is left is kept)."""
     errors: list[str] = []
 
-    def attempt(action: Callable[[], None]) -> bool:
+    def attempt(action: Callable[..., object], *args: Any) -> bool:
         try:
-            action()
+            action(*args)
         except LaunchError as error:
             errors.append(str(error))
             return False
@@ -843,33 +816,30 @@ def teardown(state: State) -> list[str]:
             return False
         return True
 
-    processes: list[dict[str, Any]] = state.data.get("processes", [])
     # The service first (it holds database connections), then the database, then the servers.
-    for record in [p for p in processes if p.get("name") == "app"]:
-        if attempt(lambda record=record: stop_process(record)):
+    apps = [p for p in state.data.get("processes", []) if p.get("name") == "app"]
+    others = [p for p in state.data.get("processes", []) if p.get("name") != "app"]
+    for record in apps:
+        if attempt(stop_process, record):
             state.discard("processes", record)
     database = state.data.get("database")
-    if database:
-        if state.data.get("throwaway_postgres"):
-            dropped = True  # the whole cluster goes away below
-        else:
-            dropped = attempt(lambda: drop_database(database["admin_url"], database["name"]))
-        if dropped:
-            del state.data["database"]
-            state.save()
-    for record in list(state.data.get("processes", [])):
-        if attempt(lambda record=record: stop_process(record)):
-            state.discard("processes", record)
     postgres = state.data.get("throwaway_postgres")
-    if postgres and attempt(lambda: stop_throwaway_postgres(postgres)):
+    # A throwaway cluster goes away as a whole, its databases with it.
+    if database and (postgres or attempt(drop_database, database["admin_url"], database["name"])):
+        del state.data["database"]
+        state.save()
+    for record in others:
+        if attempt(stop_process, record):
+            state.discard("processes", record)
+    if postgres and attempt(stop_throwaway_postgres, postgres):
         del state.data["throwaway_postgres"]
         state.save()
     if not state.data.get("throwaway_postgres"):
         for directory in sorted(state.data.get("dirs", []), key=len, reverse=True):
-            if attempt(lambda directory=directory: remove_tree(Path(directory))):
+            if attempt(remove_tree, Path(directory)):
                 state.discard("dirs", directory)
     for file in list(state.data.get("files", [])):
-        if attempt(lambda file=file: Path(file).unlink(missing_ok=True)):
+        if attempt(Path(file).unlink, True):
             state.discard("files", file)
     if not errors:
         state.path.unlink(missing_ok=True)

@@ -6,18 +6,23 @@
 -- row-level security applies to demo_app. The role's password is left to the launcher
 -- (ALTER ROLE demo_app PASSWORD ...).
 
--- The role is cluster-wide: create it once, tolerating a concurrent creator.
+-- The role is cluster-wide: create it once, tolerating a concurrent creator. A role that already
+-- exists is altered only if it could step around row-level security (ALTER ROLE on every run
+-- would collide with concurrent runs).
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'demo_app') THEN
         CREATE ROLE demo_app LOGIN;
+    ELSIF EXISTS (
+        SELECT FROM pg_roles
+        WHERE rolname = 'demo_app' AND (rolsuper OR rolbypassrls OR NOT rolcanlogin)
+    ) THEN
+        ALTER ROLE demo_app WITH LOGIN NOSUPERUSER NOBYPASSRLS;
     END IF;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN
     NULL;
 END
 $$;
--- A pre-existing role must not be able to step around row-level security.
-ALTER ROLE demo_app WITH LOGIN NOSUPERUSER NOBYPASSRLS;
 
 CREATE TABLE IF NOT EXISTS tenants (
     id serial PRIMARY KEY,

@@ -92,8 +92,10 @@ async def test_tls_certificate_valid(
     )
 
 
+# name{label="value",...} number [timestamp]; label values are quoted and may hold braces.
 _METRIC_LINE = re.compile(
-    r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+]?([0-9.eE+-]+|NaN|Inf|\+Inf|-Inf)( [0-9]+)?$"
+    r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?'
+    r" [-+]?([0-9.eE+-]+|NaN|Inf|\+Inf|-Inf)( -?[0-9]+)?$"
 )
 
 
