@@ -761,6 +761,8 @@ def up(state_dir: Path, fault: str | None, profile_out: Path | None, throwaway: 
         }
         if fault and fault != "database-down":
             env["DEMO_FAULT"] = fault
+        if "DEMO_SLOW_SECONDS" in os.environ:  # tests shorten the "slow" fault's delay
+            env["DEMO_SLOW_SECONDS"] = os.environ["DEMO_SLOW_SECONDS"]
         any_answer = fault in ("database-down", "health-503")
         port = start_service(state, env, tls, any_answer=any_answer)
 
