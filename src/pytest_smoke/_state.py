@@ -25,6 +25,8 @@ dependency_status_key: Final = pytest.StashKey["DependencyStatus"]()
 #: The http_client latency log of this process, and how many of its entries went on reports.
 latency_log_key: Final = pytest.StashKey[Any]()
 latency_reported_key: Final = pytest.StashKey[int]()
+#: Warnings a test recorded with the smoke_warning fixture.
+item_warnings_key: Final = pytest.StashKey[list[str]]()
 #: Our marker names on one test item, computed once for its three phases.
 item_markers_key: Final = pytest.StashKey[list[str]]()
 

@@ -12,7 +12,7 @@ INVESTIGATE
     ``max_skip_percent`` skipped, a test passed only on rerun, an xdist worker crashed, or the run
     was cut short.
 MONITOR
-    some non-critical tests failed, under the threshold.
+    some non-critical tests failed, under the threshold, or a check passed with a warning.
 PROCEED
     every smoke test passed.
 
@@ -107,6 +107,8 @@ class RunSummary:
     collection_errors: int = 0
     worker_crashes: tuple[str, ...] = ()
     interrupted: str | None = None
+    #: Warnings checks recorded while passing (a metric near its limit): at least MONITOR.
+    warnings: tuple[str, ...] = ()
 
 
 class PolicyError(ValueError):
@@ -224,6 +226,7 @@ def decide(run: RunSummary, policy: Policy | None = None) -> Decision:
             f"{_plural(totals.failing, 'non-critical smoke test')} failed "
             f"(failure rate {shown}, threshold {_number(policy.max_failure_percent)}%)"
         ]
+    reasons[Verdict.MONITOR].extend(f"warning: {warning}" for warning in run.warnings)
 
     verdict = next(
         (v for v in (Verdict.ROLLBACK, Verdict.INVESTIGATE, Verdict.MONITOR) if reasons[v]),

@@ -8,13 +8,18 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_smoke import _state, hooks, markers, options
-from pytest_smoke.fixtures.settings import smoke_checks, smoke_masker, smoke_settings
+from pytest_smoke.fixtures.settings import (
+    smoke_checks,
+    smoke_masker,
+    smoke_settings,
+    smoke_warning,
+)
 from pytest_smoke.reporter import GateReporter, XdistHooks, scrub_report
 
 if TYPE_CHECKING:
     from collections.abc import Generator
 
-__all__ = ["smoke_checks", "smoke_masker", "smoke_settings"]
+__all__ = ["smoke_checks", "smoke_masker", "smoke_settings", "smoke_warning"]
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -92,10 +97,13 @@ def pytest_runtest_makereport(
         report.smoke_cause = item.config.hook.pytest_smoke_root_cause(  # type: ignore[attr-defined]
             item=item, call=call, report=report
         )
-    if report.when == "teardown":  # the test's requests, carried to the controller
+    if report.when == "teardown":  # the test's requests and warnings, carried to the controller
         rows = _state.new_request_rows(item.config)
         if rows:
             report.smoke_requests = rows  # type: ignore[attr-defined]
+        warnings = item.stash.get(_state.item_warnings_key, None)
+        if warnings:
+            report.smoke_warnings = list(warnings)  # type: ignore[attr-defined]
     masker = _state.existing_masker(item.config)
     if masker:  # before the report reaches the terminal, JUnit, HTML, JSON or the controller
         scrub_report(report, masker)

@@ -40,6 +40,8 @@ class ResultRecorder:
         self.worker_crashes: list[str] = []
         #: Every request ``http_client`` made, as (method, url, status, seconds, attempts).
         self.requests: list[tuple[Any, ...]] = []
+        #: Warnings recorded by passing checks, as "nodeid: message".
+        self.warnings: list[str] = []
 
     def add_phase(
         self,
@@ -80,6 +82,9 @@ class ResultRecorder:
     def add_requests(self, rows: Iterable[Iterable[Any]]) -> None:
         self.requests.extend(tuple(row) for row in rows)
 
+    def add_warnings(self, nodeid: str, messages: Iterable[str]) -> None:
+        self.warnings.extend(f"{nodeid}: {message}" for message in messages)
+
     def add_collection_error(self) -> None:
         self.collection_errors += 1
 
@@ -110,6 +115,7 @@ class ResultRecorder:
             collection_errors=self.collection_errors,
             worker_crashes=tuple(self.worker_crashes),
             interrupted=interrupted,
+            warnings=tuple(self.warnings),
         )
 
 

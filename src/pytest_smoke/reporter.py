@@ -70,6 +70,9 @@ class GateReporter:
         requests = getattr(report, "smoke_requests", None)
         if requests:
             self.recorder.add_requests(requests)
+        warnings = getattr(report, "smoke_warnings", None)
+        if warnings:
+            self.recorder.add_warnings(report.nodeid, warnings)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -217,6 +220,9 @@ def scrub_report(report: pytest.TestReport, masker: Masker) -> None:
     cause = getattr(report, "smoke_cause", None)
     if cause:
         report.smoke_cause = masker.scrub(cause)  # type: ignore[attr-defined]
+    warnings = getattr(report, "smoke_warnings", None)
+    if warnings:
+        report.smoke_warnings = [masker.scrub(w) for w in warnings]  # type: ignore[attr-defined]
 
 
 def _gate_exit_status(decision: Decision, exitstatus: int) -> int:

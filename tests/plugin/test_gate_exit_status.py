@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from .conftest import INI, SINGLE, XDIST, SampleProject, run, verdict_line
@@ -305,3 +307,32 @@ def test_decision_hook_receives_the_decision(
     """)
     result = pytester.runpytest("--smoke-gate", "-s")
     result.stdout.fnmatch_lines(["NOTIFY MONITOR 0"])
+
+
+@pytest.mark.parametrize("extra", [SINGLE, XDIST])
+def test_a_passing_check_with_a_warning_is_monitor(
+    pytester: pytest.Pytester, extra: tuple[str, ...]
+) -> None:
+    pytester.makepyfile("""
+        import pytest
+        pytestmark = pytest.mark.smoke
+
+        @pytest.mark.parametrize("i", range(5))
+        def test_fine(i): pass
+
+        def test_cpu(smoke_warning):
+            smoke_warning("CPU 95% > 80% threshold (under 50% over: WARNING)")
+    """)
+    result = run(pytester, extra, "--smoke-gate", "--smoke-report-json", "gate.json")
+    assert result.ret == 0
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(
+        [
+            "*smoke gate: MONITOR*",
+            "reasons: warning: test_*.py::test_cpu: CPU 95% > 80% threshold (under 50% over: WARNING)",
+        ]
+    )
+    document = json.loads((pytester.path / "gate.json").read_text())
+    assert document["warnings"] == [
+        f"{document['tests'][-1]['nodeid']}: CPU 95% > 80% threshold (under 50% over: WARNING)"
+    ]

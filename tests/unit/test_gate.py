@@ -245,3 +245,15 @@ def test_failures_sharing_a_cause_are_one_reason_line() -> None:
         f"5 database tests failed (caused by: {cause}): t.py::test_db_0, t.py::test_db_1, "
         "t.py::test_db_2 and 2 more"
     )
+
+
+def test_a_recorded_warning_makes_an_all_passing_run_monitor() -> None:
+    decision = decide(run(results(*[P] * 10), warnings=("t.py::test_cpu: CPU 95% > 80%",)))
+    assert decision.verdict is Verdict.MONITOR
+    assert decision.reasons == ("warning: t.py::test_cpu: CPU 95% > 80%",)
+    assert decision.exit_code == 0
+
+
+def test_warnings_never_soften_a_rollback() -> None:
+    summary = run(TestResult("t.py::test_x", F, critical=True), warnings=("t.py::y: slow",))
+    assert decide(summary).verdict is Verdict.ROLLBACK

@@ -55,6 +55,7 @@ def report_document(
         "collection_errors": run.collection_errors,
         "worker_crashes": list(run.worker_crashes),
         "interrupted": run.interrupted,
+        "warnings": list(run.warnings),
         "ungated": ungated,
         "requests": dict(requests) if requests else None,
         "policy": _policy(policy),
