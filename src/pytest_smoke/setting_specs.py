@@ -157,6 +157,37 @@ def _existing_file_any(raw: str) -> str:
     return os.path.abspath(path)
 
 
+_RESOURCE_ID_FORMAT: Final = (
+    "/subscriptions/{subscription}/resourceGroups/{group}/providers/"
+    "Microsoft.Compute/virtualMachines/{vm}"
+)
+
+
+def _vm_resource_id(raw: str) -> str:
+    value = raw.strip()
+    parts = value.strip("/").split("/")
+    if (
+        not value.startswith("/")
+        or len(parts) != 8
+        or [p.lower() for p in parts[0:7:2]]
+        != ["subscriptions", "resourcegroups", "providers", "virtualmachines"]
+        or parts[5].lower() != "microsoft.compute"
+        or not all(parts[1::2])
+    ):
+        raise ValueError(f"is not a VM resource ID; expected {_RESOURCE_ID_FORMAT}")
+    return value
+
+
+def _choice(*choices: str) -> Parser:
+    def parse(raw: str) -> str:
+        for choice in choices:
+            if raw.strip().lower() == choice.lower():
+                return choice
+        raise ValueError(f"is not one of {', '.join(choices)}")
+
+    return parse
+
+
 def _name_list(raw: str) -> tuple[str, ...]:
     """A JSON list (``["a", "b"]``, as in the seed documents) or a comma-separated list."""
     text = raw.strip()
@@ -447,9 +478,63 @@ SPECS: Final[tuple[SettingSpec, ...]] = (
         ini="smoke_azure_authority_host",
     ),
     SettingSpec(
+        "azure_keyvault_dns_suffix",
+        "DNS suffix of Key Vault in your cloud (vault.azure.net; vault.usgovcloudapi.net...).",
+        _text,
+        "vault.azure.net",
+        env="AZURE_KEYVAULT_DNS_SUFFIX",
+        ini="smoke_azure_keyvault_dns_suffix",
+    ),
+    SettingSpec(
+        "secret_expiry_days",
+        "A secret expiring within this many days counts as EXPIRING.",
+        _count(0),
+        30,
+        env="SMOKE_TEST_SECRET_EXPIRY_DAYS",
+        ini="smoke_secret_expiry_days",
+    ),
+    SettingSpec(
+        "azure_metrics_endpoint",
+        "Azure Monitor metrics endpoint of the resources' region.",
+        _url("https", example="https://eastus.metrics.monitor.azure.com"),
+        env="AZURE_METRICS_ENDPOINT",
+        ini="smoke_azure_metrics_endpoint",
+    ),
+    SettingSpec(
+        "metric_window_minutes",
+        "Minutes of metrics the checks look back over.",
+        _count(1),
+        15,
+        env="SMOKE_TEST_METRIC_WINDOW_MINUTES",
+        ini="smoke_metric_window_minutes",
+    ),
+    SettingSpec(
+        "metric_aggregation",
+        "Aggregation of the metric values (Average, Maximum, Minimum).",
+        _choice("Average", "Maximum", "Minimum"),
+        "Average",
+        env="SMOKE_TEST_METRIC_AGGREGATION",
+        ini="smoke_metric_aggregation",
+    ),
+    SettingSpec(
+        "azure_logs_endpoint",
+        "Log Analytics query endpoint (sovereign clouds, a stand-in).",
+        _url("https", example="https://api.loganalytics.io"),
+        "https://api.loganalytics.io",
+        env="AZURE_LOGS_ENDPOINT",
+        ini="smoke_azure_logs_endpoint",
+    ),
+    SettingSpec(
+        "azure_log_workspace_id",
+        "Log Analytics workspace the log checks query.",
+        _text,
+        env="AZURE_LOG_WORKSPACE_ID",
+        ini="smoke_azure_log_workspace_id",
+    ),
+    SettingSpec(
         "vm_resource_id",
         "Resource ID of the VM whose metrics are checked.",
-        _text,
+        _vm_resource_id,
         env="VM_RESOURCE_ID",
         ini="smoke_vm_resource_id",
     ),

@@ -85,6 +85,13 @@ class Settings:
     azure_client_secret: str | None = field(default=None, repr=False)
     azure_tenant_id: str | None = None
     azure_authority_host: str | None = None
+    azure_keyvault_dns_suffix: str = "vault.azure.net"
+    secret_expiry_days: int = 30
+    azure_metrics_endpoint: str | None = None
+    metric_window_minutes: int = 15
+    metric_aggregation: str = "Average"
+    azure_logs_endpoint: str = "https://api.loganalytics.io"
+    azure_log_workspace_id: str | None = None
     vm_resource_id: str | None = None
     metric_threshold_cpu: float = 80.0
     metric_threshold_memory: float = 500.0

@@ -220,6 +220,13 @@ def test_malformed_profile(pytester: pytest.Pytester) -> None:
             id="metric-threshold-out-of-range",
         ),
         pytest.param(
+            "VM_RESOURCE_ID=/subscriptions/s/vm1",
+            "VM_RESOURCE_ID='/subscriptions/s/vm1' (profile .env.staging) is not a VM resource "
+            "ID; expected /subscriptions/{subscription}/resourceGroups/{group}/providers/"
+            "Microsoft.Compute/virtualMachines/{vm}",
+            id="bad-vm-resource-id",
+        ),
+        pytest.param(
             "SMOKE_TEST_TIMEOUT=thirty",
             "SMOKE_TEST_TIMEOUT='thirty' (profile .env.staging) is not a number; set it "
             "in seconds, e.g. 30",

@@ -19,12 +19,15 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_variables_are_expanded_everywhere(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 [events]
 channel = "${CHANNEL}"
 [crud]
 create = { name = "smoke-{marker}", tags = ["${TAG}", "x"] }
-""")
+""",
+    )
     checks = load_checks(path, {"CHANNEL": "demo:items:1", "TAG": "t"})
     assert checks.get("events.channel") == "demo:items:1"
     assert checks.get("crud.create") == {"name": "smoke-{marker}", "tags": ["t", "x"]}

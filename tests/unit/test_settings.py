@@ -294,3 +294,23 @@ def test_the_readme_documents_every_setting() -> None:
     for spec in SPECS:
         for name in (spec.env, spec.option, spec.ini):
             assert name is None or f"`{name}`" in readme, name
+
+
+def test_a_bad_vm_resource_id_shows_the_expected_format(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load(tmp_path, environ={"VM_RESOURCE_ID": "/subscriptions/s/resourceGroups/rg/vm1"})
+    assert str(caught.value) == (
+        "VM_RESOURCE_ID='/subscriptions/s/resourceGroups/rg/vm1' (environment) is not a VM "
+        "resource ID; expected /subscriptions/{subscription}/resourceGroups/{group}/providers/"
+        "Microsoft.Compute/virtualMachines/{vm}"
+    )
+
+
+def test_a_good_vm_resource_id_is_kept() -> None:
+    value = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1"
+    assert (
+        load_settings(
+            cli={}, environ={"VM_RESOURCE_ID": value}, ini={}, rootdir=ROOT
+        ).vm_resource_id
+        == value
+    )
