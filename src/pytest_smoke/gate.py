@@ -57,6 +57,18 @@ EXIT_CODES: Final[Mapping[Verdict, int]] = {
 }
 
 
+#: pytest's exit statuses that mean the run itself went wrong (internal error, usage error).
+UNTRUSTED_PYTEST_STATUSES: Final = frozenset({3, 4})
+
+
+def gate_exit_status(decision: Decision, pytest_status: int) -> int:
+    """The process exit status with the gate on: the verdict's, except that a run that itself
+    went wrong (pytest's 3 or 4) is never turned into 0."""
+    if decision.exit_code == 0 and pytest_status in UNTRUSTED_PYTEST_STATUSES:
+        return pytest_status
+    return decision.exit_code
+
+
 class Outcome(enum.StrEnum):
     """The final outcome of one test, all of its phases combined."""
 

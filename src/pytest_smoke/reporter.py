@@ -28,8 +28,6 @@ _COLOUR = {
     "INVESTIGATE": {"yellow": True},
     "ROLLBACK": {"red": True},
 }
-# pytest exit statuses that mean the run itself went wrong; the gate never turns them into 0.
-_UNTRUSTED = {pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR}
 
 
 class GateReporter:
@@ -101,7 +99,9 @@ class GateReporter:
                 session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
             return
         if self.gate_enabled:
-            session.exitstatus = _gate_exit_status(self.decision, exitstatus)
+            from pytest_smoke.gate import gate_exit_status
+
+            session.exitstatus = gate_exit_status(self.decision, int(exitstatus))
 
     def _decide(self, run: RunSummary, exitstatus: int) -> None:
         from pytest_smoke.gate import Policy, decide
@@ -223,12 +223,6 @@ def scrub_report(report: pytest.TestReport, masker: Masker) -> None:
     warnings = getattr(report, "smoke_warnings", None)
     if warnings:
         report.smoke_warnings = [masker.scrub(w) for w in warnings]  # type: ignore[attr-defined]
-
-
-def _gate_exit_status(decision: Decision, exitstatus: int) -> int:
-    if decision.exit_code == 0 and exitstatus in _UNTRUSTED:
-        return exitstatus
-    return decision.exit_code
 
 
 def _interruption(session: pytest.Session, exitstatus: int) -> str | None:
