@@ -4,6 +4,9 @@ Precedence, the only place it is written down:
 
     command line  >  environment variable  >  .env.<profile> file  >  ini  >  default
 
+An environment variable set to the empty string counts as unset (CI systems pass a missing
+secret that way).
+
 Every setting is described once in :data:`SPECS`; the plugin builds its options and ini keys
 from the same table, and ``.env.staging.example`` documents the same names.
 """
@@ -209,7 +212,8 @@ def _pick(
     """The raw value, where it came from, and the name the user set it by."""
     if spec.option and cli.get(spec.name) is not None:
         return cli[spec.name], "command line", spec.option
-    if spec.env and spec.env in environ:
+    # An empty variable is an unset one: CI systems pass a missing secret as "".
+    if spec.env and environ.get(spec.env, "").strip():
         return environ[spec.env], "environment", spec.env
     if spec.env and profile_values.get(spec.env) is not None:
         return profile_values[spec.env], origin, spec.env

@@ -314,3 +314,14 @@ def test_a_good_vm_resource_id_is_kept() -> None:
         ).vm_resource_id
         == value
     )
+
+
+def test_an_empty_environment_variable_counts_as_unset(tmp_path: Path) -> None:
+    # GitHub Actions passes a secret that does not exist as "": it must not be a bad URL.
+    settings = load(
+        tmp_path,
+        environ={"GATEWAY_URL": "", "SMOKE_TEST_TIMEOUT": " "},
+        profile="GATEWAY_URL=https://from-profile.example.com\n",
+    )
+    assert settings.gateway_url == "https://from-profile.example.com"
+    assert settings.timeout == 30
