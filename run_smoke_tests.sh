@@ -5,6 +5,7 @@ set -euo pipefail
 readonly PROG="run_smoke_tests.sh"
 readonly HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly VENV="${SMOKE_VENV:-$HERE/.venv}"
+readonly REPORTS="${SMOKE_REPORTS_DIR:-$HERE/reports}"
 
 usage() {
   cat <<EOF
@@ -20,6 +21,7 @@ Options:
   --env-file PATH    load the profile from PATH instead
   --quick            run only tests marked critical
   --report           write reports/junit.xml, reports/smoke.html, reports/smoke-gate.json
+                     (into $SMOKE_REPORTS_DIR instead, when set)
   --parallel         run tests in parallel (pytest-xdist, -n auto)
   --verbose          list each test as it runs
   --timeout SECONDS  fail any single test that runs longer (pytest-timeout)
@@ -114,11 +116,11 @@ if [[ $demo -eq 1 ]]; then
   report=1  # the demo run always writes its reports
 fi
 if [[ $report -eq 1 ]]; then
-  mkdir -p "$HERE/reports"
+  mkdir -p "$REPORTS"
   pytest_args=(
-    --junitxml "$HERE/reports/junit.xml"
-    --html "$HERE/reports/smoke.html" --self-contained-html
-    --smoke-report-json "$HERE/reports/smoke-gate.json"
+    --junitxml "$REPORTS/junit.xml"
+    --html "$REPORTS/smoke.html" --self-contained-html
+    --smoke-report-json "$REPORTS/smoke-gate.json"
     "${pytest_args[@]}"
   )
 fi

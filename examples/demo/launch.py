@@ -71,6 +71,32 @@ FAULTS = (
     "events-off",
     "rate-limit-off",
     "header-missing",
+    # Faults of the Azure stand-in (examples/demo/azure_standin.py), without the prefix there.
+    "azure-forbidden",
+    "azure-list-forbidden",
+    "azure-not-found",
+    "azure-disabled-secret",
+    "azure-expired-secret",
+    "azure-throttle",
+    "azure-server-error",
+    "azure-cpu-warning",
+    "azure-cpu-critical",
+    "azure-logs-partial",
+)
+AZURE_STANDIN_READY_TIMEOUT = 15.0
+#: The stand-in's variables the profile carries; IDENTITY_* are left out: azure-identity reads
+#: those from the process environment only, and the demo signs in as a service principal.
+AZURE_PROFILE_KEYS = (
+    "AZURE_KEYVAULT_URL",
+    "AZURE_SECRET_LIST",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_AUTHORITY_HOST",
+    "AZURE_METRICS_ENDPOINT",
+    "AZURE_LOGS_ENDPOINT",
+    "VM_RESOURCE_ID",
+    "AZURE_LOG_WORKSPACE_ID",
 )
 APP_ROLE = "demo_app"
 DEMO_USERNAME = "smoke-bot"
@@ -681,6 +707,34 @@ def start_service(
     raise AssertionError("unreachable")
 
 
+def start_azure_standin(
+    state: State, tls: tuple[Path, Path, Path], fault: str | None
+) -> dict[str, str]:
+    """Start the Azure stand-in over HTTPS; return the profile variables pointing at it."""
+    _, cert_pem, key_pem = tls
+    info = state.dir / "azure.json"
+    state.add("files", str(info))
+    argv = [sys.executable, str(DEMO_DIR / "azure_standin.py"), "--port", "0"]
+    argv += ["--cert", str(cert_pem), "--key", str(key_pem)]
+    argv += ["--data", str(DEMO_DIR / "azure-data.json"), "--state-file", str(info)]
+    if fault and fault.startswith("azure-"):
+        argv += ["--fault", fault.removeprefix("azure-")]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AZURE_")}
+    env["AZURE_STANDIN_CLIENT_SECRET"] = secrets.token_urlsafe(24)  # not the seed's, per run
+    log = state.dir / "azure.log"
+    child = spawn(state, "azure-standin", argv, match="azure_standin", log=log, env=env)
+    deadline = time.monotonic() + AZURE_STANDIN_READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise LaunchError(with_log(f"the Azure stand-in exited ({child.returncode})", log))
+        if info.exists():
+            values: dict[str, str] = json.loads(info.read_text())["env"]
+            say(f"Azure stand-in: {values['AZURE_KEYVAULT_URL']} (pid {child.pid})")
+            return {key: values[key] for key in AZURE_PROFILE_KEYS if key in values}
+        time.sleep(0.05)
+    raise LaunchError(with_log("the Azure stand-in did not start within 15 s", log))
+
+
 def dotenv_value(value: str) -> str:
     if re.fullmatch(r"[\w@%+=:,./~?&-]*", value):
         return value
@@ -759,12 +813,13 @@ def up(state_dir: Path, fault: str | None, profile_out: Path | None, throwaway: 
             "DEMO_RATE_LIMIT_PREFIX": f"demo:ratelimit:{run_id}",
             "PYTHONUNBUFFERED": "1",
         }
-        if fault and fault != "database-down":
+        if fault and fault != "database-down" and not fault.startswith("azure-"):
             env["DEMO_FAULT"] = fault
         if "DEMO_SLOW_SECONDS" in os.environ:  # tests shorten the "slow" fault's delay
             env["DEMO_SLOW_SECONDS"] = os.environ["DEMO_SLOW_SECONDS"]
         any_answer = fault in ("database-down", "health-503")
         port = start_service(state, env, tls, any_answer=any_answer)
+        azure = start_azure_standin(state, tls, fault)
 
         gateway = f"https://127.0.0.1:{port}"
         write_profile(
@@ -780,6 +835,7 @@ def up(state_dir: Path, fault: str | None, profile_out: Path | None, throwaway: 
                 "SMOKE_TEST_PASSWORD": app_password,
                 "SMOKE_TEST_CHECKS_FILE": str(CHECKS_FILE),
                 "DEMO_EVENT_CHANNEL": channel,
+                **azure,
             },
         )
         state.data["profile"] = str(profile)

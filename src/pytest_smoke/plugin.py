@@ -38,11 +38,12 @@ def pytest_configure(config: pytest.Config) -> None:
         _state.get_settings(config)
         _state.get_checks(config)
     if config.pluginmanager.hasplugin("asyncio"):  # the async fixtures need pytest-asyncio
-        from pytest_smoke.fixtures import database, http, redis
+        from pytest_smoke.fixtures import azure, database, http, redis
 
         config.pluginmanager.register(database, "smoke-db-fixtures")
         config.pluginmanager.register(redis, "smoke-redis-fixtures")
         config.pluginmanager.register(http, "smoke-http-fixtures")
+        config.pluginmanager.register(azure, "smoke-azure-fixtures")
     else:
         from pytest_smoke.fixtures import without_asyncio
 

@@ -49,6 +49,7 @@ def run_demo(
         if not key.startswith(("SMOKE_", "PYTEST_", "DEMO_")) and key != "GATEWAY_URL"
     }
     environment["VIRTUAL_ENV"] = sys.prefix
+    environment["SMOKE_REPORTS_DIR"] = str(tmp_path / "reports")  # parallel runs never share
     environment.update(env or {})
     result = subprocess.run(
         [
@@ -102,7 +103,24 @@ FAULTS = [
     ("rate-limit-off", "MONITOR", "1 non-critical smoke test failed"),
     ("header-missing", "MONITOR", "1 non-critical smoke test failed"),
     ("slow", "MONITOR", "1 non-critical smoke test failed"),
+    # The Azure stand-in's faults: the secrets check is critical, the metric checks are not.
+    ("azure-not-found", "ROLLBACK", "test_azure_secrets.py::test_required_secrets_are_usable"),
+    ("azure-forbidden", "ROLLBACK", "test_azure_secrets.py::test_required_secrets_are_usable"),
+    ("azure-disabled-secret", "ROLLBACK", "test_required_secrets_are_usable"),
+    ("azure-expired-secret", "ROLLBACK", "test_required_secrets_are_usable"),
+    ("azure-server-error", "ROLLBACK", "test_required_secrets_are_usable"),
+    ("azure-throttle", "PROCEED", "every smoke test that ran passed"),
+    ("azure-cpu-warning", "MONITOR", "warning: tests/smoke/test_azure_metrics.py"),
+    ("azure-cpu-critical", "MONITOR", "1 non-critical smoke test failed"),
+    ("azure-logs-partial", "MONITOR", "partial log result"),
 ]
+AZURE_OUTPUT = {  # what the failure says, in the terminal
+    "azure-not-found": "MISSING",
+    "azure-forbidden": "Key Vault Secrets User",
+    "azure-disabled-secret": "DISABLED",
+    "azure-expired-secret": "EXPIRED",
+    "azure-cpu-critical": "CRITICAL",
+}
 FAILING_CHECKS = {
     # the read endpoint 500s: the CRUD flow, and the 404 probe of error handling, which reads
     "endpoint-500": ["test_crud_flow", "test_error_handling"],
@@ -110,6 +128,7 @@ FAILING_CHECKS = {
     "rate-limit-off": ["test_rate_limiting"],
     "header-missing": ["test_security_headers"],
     "slow": ["test_response_time_within_sla"],
+    "azure-cpu-critical": ["test_vm_metrics_within_thresholds"],
 }
 
 
@@ -122,6 +141,8 @@ def test_each_fault_gets_the_verdict_the_rules_demand(
     status, document, output = run_demo(tmp_path, "--demo-fault", fault, env=env)
     assert document.get("verdict") == verdict, output[-3000:]
     assert status == (11 if verdict == "ROLLBACK" else 0)
+    if fault in AZURE_OUTPUT:
+        assert AZURE_OUTPUT[fault] in output
     assert any(named in reason for reason in document["reasons"]), document["reasons"]
     if fault in FAILING_CHECKS:
         failed = [t["nodeid"] for t in document["tests"] if t["outcome"] in ("failed", "error")]
@@ -212,3 +233,18 @@ def test_a_run_leaves_no_rows_keys_or_streams(tmp_path: Path) -> None:
             client.close()
     finally:
         subprocess.run([*launcher, "down", "--state-dir", str(state)], check=False, timeout=120)
+
+
+def test_azure_secret_values_appear_in_no_output_or_report(tmp_path: Path) -> None:
+    # With listing refused, the suite falls back to reading each secret: the values it reads
+    # are registered with the masker, so none may appear in the terminal or any report.
+    data = json.loads((ROOT / "examples" / "demo" / "azure-data.json").read_text())
+    values = [s["value"] for s in data["secrets"] if len(s.get("value", "")) >= 4]
+    assert values
+    _, document, output = run_demo(tmp_path, "--demo-fault", "azure-list-forbidden")
+    assert document["verdict"] == "PROCEED", output[-3000:]
+    reports = [p for p in (tmp_path / "reports").glob("*.*")]
+    assert {p.name for p in reports} >= {"junit.xml", "smoke.html"}
+    artifacts = [output, *(p.read_text(errors="replace") for p in reports), json.dumps(document)]
+    for value in values:
+        assert not any(value in text for text in artifacts), "a secret value leaked"
