@@ -89,7 +89,7 @@ async def test_retry_after_seconds_is_waited_exactly(server: ScriptedServer) -> 
         elapsed = time.perf_counter() - started
 
     assert response.status_code == 200
-    assert 1.0 <= elapsed < 1.5
+    assert 1.0 <= elapsed < 4.0  # Retry-After (1 s), not the 5 s backoff; slack for load
 
 
 @pytest.mark.asyncio
@@ -101,7 +101,7 @@ async def test_retry_after_is_capped(server: ScriptedServer) -> None:
         elapsed = time.perf_counter() - started
 
     assert response.status_code == 200
-    assert 0.2 <= elapsed < 1.0
+    assert 0.2 <= elapsed < 3.0
 
 
 def test_retry_after_accepts_seconds_and_http_dates() -> None:
@@ -164,7 +164,7 @@ async def test_connection_refused_is_retried_then_raised_quickly(method: str) ->
             await client.request(method, "/health")
         elapsed = time.perf_counter() - started
 
-    assert elapsed < 1.0
+    assert elapsed < 3.0
     [timing] = latencies.entries
     assert (timing.status, timing.attempts) == (None, 4)
     assert describe_connect_error(raised.value) == "connection refused"
@@ -181,7 +181,7 @@ async def test_silent_listener_fails_within_the_timeout_with_a_clear_message() -
                 await get_or_unavailable(client, "/health")
             elapsed = time.perf_counter() - started
 
-    assert 1.0 <= elapsed < 2.0
+    assert 1.0 <= elapsed < 4.0
     assert raised.value.cause == f"service unreachable at 127.0.0.1:{port}: no response within 1s"
     assert latencies.entries[0].attempts == 1  # the request may have been received: no retry
 

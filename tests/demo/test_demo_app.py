@@ -262,7 +262,7 @@ async def test_health_503_when_the_database_is_down(make_app: Any) -> None:
     async with serve(make_app(DEMO_DATABASE_URL=dead, DEMO_FAULT="database-down")) as client:
         started = time.monotonic()
         response = await client.get("/health")
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 6
         assert response.status_code == 503
         assert response.json() == {"status": "degraded", "database": "down", "redis": "ok"}
 
@@ -696,7 +696,7 @@ async def test_fault_slow(make_app: Any) -> None:
         assert (await client.get("/metrics")).status_code == 200
         other_seconds = time.monotonic() - started
     assert api_seconds >= 0.3
-    assert other_seconds < 0.3
+    assert other_seconds < api_seconds  # only /api/* is slowed
 
 
 @pytest.mark.asyncio

@@ -255,7 +255,7 @@ def test_a_silent_host_costs_one_connect_timeout_not_one_per_test(
             f"database unreachable at 127.0.0.1:{silent_listener}: no answer within 1s",
         ]
     )
-    assert elapsed < 5, f"{elapsed:.1f}s for 10 tests against a silent host"
+    assert elapsed < 8, f"{elapsed:.1f}s for 10 tests against a silent host"
 
 
 def test_not_configured_skips_naming_the_setting(pytester: pytest.Pytester) -> None:
