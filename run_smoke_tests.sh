@@ -21,7 +21,7 @@ Options:
   --env-file PATH    load the profile from PATH instead
   --quick            run only tests marked critical
   --report           write reports/junit.xml, reports/smoke.html, reports/smoke-gate.json
-                     (into $SMOKE_REPORTS_DIR instead, when set)
+                     (into \$SMOKE_REPORTS_DIR instead, when set)
   --parallel         run tests in parallel (pytest-xdist, -n auto)
   --verbose          list each test as it runs
   --timeout SECONDS  fail any single test that runs longer (pytest-timeout)
