@@ -50,6 +50,9 @@ def run_demo(
     }
     environment["VIRTUAL_ENV"] = sys.prefix
     environment["SMOKE_REPORTS_DIR"] = str(tmp_path / "reports")  # parallel runs never share
+    # These runs prove verdicts and causes, not this machine's latency: with two suites and
+    # two demos on two loaded cores, a 1 s p95 is not a given. The slow fault sets its own.
+    environment["SMOKE_TEST_SLA_P95_MS"] = "5000"
     environment.update(env or {})
     result = subprocess.run(
         [
@@ -80,8 +83,11 @@ def test_healthy_demo_proceeds_with_every_check_passing(
     tmp_path: Path, extra: tuple[str, ...]
 ) -> None:
     status, document, output = run_demo(tmp_path, *extra)
-    assert status == 0, output
-    assert document["verdict"] == "PROCEED"
+    failing = [
+        t["nodeid"] for t in document.get("tests", []) if t["outcome"] in ("failed", "error")
+    ]
+    assert status == 0, output[-3000:]
+    assert document["verdict"] == "PROCEED", (document["reasons"], failing)
     skipped = [t["nodeid"] for t in document["tests"] if t["outcome"] == "skipped"]
     assert all(nodeid.endswith("test_pgvector_similarity") for nodeid in skipped), skipped
     assert document["totals"]["failed"] == document["totals"]["errors"] == 0
