@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.pool import NullPool
 
 from pytest_smoke.causes import DependencyUnavailable
-from pytest_smoke.clients.tcp import endpoint
+from pytest_smoke.clients.tcp import endpoint, format_target
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -56,8 +56,7 @@ def make_engine(url: str, *, connect_timeout: float, timeout: float, pooled: boo
 
 
 def target_of(url: str) -> str:
-    host, port = endpoint(url)
-    return f"{host}:{port}"
+    return format_target(*endpoint(url))
 
 
 def describe_error(error: BaseException, *, connect_timeout: float) -> str:

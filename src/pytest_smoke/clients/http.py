@@ -30,6 +30,7 @@ from tenacity import (
 )
 
 from pytest_smoke.causes import DependencyUnavailable
+from pytest_smoke.clients.tcp import format_target
 from pytest_smoke.latency import percentile
 
 if TYPE_CHECKING:
@@ -364,7 +365,7 @@ def target_of(url: httpx.URL | str) -> str:
     parsed = httpx.URL(url)
     host = parsed.host or "?"
     port = parsed.port or {"http": 80, "https": 443}.get(parsed.scheme, 0)
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return format_target(host, port)
 
 
 def raise_unavailable(

@@ -1,7 +1,9 @@
-"""Is anything listening? A TCP connect, bounded in time, for any URL with a host."""
+"""Is anything listening? URLs to host and port, and a TCP connect bounded in time."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
 from typing import Final
 from urllib.parse import urlsplit
@@ -31,24 +33,29 @@ def endpoint(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
-def probe_tcp(dependency: str, host: str, port: int, *, timeout: float) -> float:
-    """Open and close a TCP connection to ``host:port``; return the seconds it took.
+def format_target(host: str, port: int) -> str:
+    """``host:port`` as errors and reports show it (IPv6 hosts in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def probe_tcp(dependency: str, host: str, port: int, *, timeout: float) -> None:
+    """Open and close a TCP connection to ``host:port`` within ``timeout`` seconds.
 
     Raises :class:`DependencyUnavailable` naming the dependency, ``host:port`` and the error
-    (refused, timed out, unknown host) within ``timeout`` seconds. It takes a host and port,
-    not a URL, so no password can reach a traceback through its arguments.
+    (refused, no answer, host not found). It takes a host and port, not a URL, so no password
+    can reach a traceback through its arguments.
     """
-    import time
-
-    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    started = time.perf_counter()
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return time.perf_counter() - started
+        async with asyncio.timeout(timeout):
+            _, writer = await asyncio.open_connection(host, port)
     except TimeoutError:
         detail = f"no answer within {timeout:g}s"
     except socket.gaierror as error:
         detail = f"host not found ({error.strerror})"
-    except OSError as error:
-        detail = (error.strerror or type(error).__name__).lower()
-    raise DependencyUnavailable(dependency, target, detail) from None
+    except OSError as error:  # asyncio words it "Connect call failed (...)": use the errno
+        detail = (os.strerror(error.errno) if error.errno else type(error).__name__).lower()
+    else:
+        writer.close()
+        await writer.wait_closed()
+        return
+    raise DependencyUnavailable(dependency, format_target(host, port), detail)
