@@ -17,9 +17,15 @@ and exits with the gate's status.
 Options:
   --env NAME         load the profile .env.NAME (see .env.staging.example);
                      --env demo starts the demo deployment (examples/demo) and runs against it
-  --demo-fault NAME  with --env demo: start the demo broken on purpose (examples/demo/CONTRACT.md)
+  --demo-fault NAME  with --env demo: start the demo broken on purpose (the app's CONTRACT.md)
+  --demo-app NAME    with --env demo: which app, items (examples/demo, the default) or
+                     articles (examples/articles: OAuth2 form login, PostgreSQL only)
+  --demo-keep        with --env demo: leave the demo running after the run, and say how to
+                     stop it (to look at what the run left, or run again by hand)
   --env-file PATH    load the profile from PATH instead
   --quick            run only tests marked critical
+  --read-only        read-only profile (production): checks that write are not run, the HTTP
+                     client refuses POST/PUT/PATCH/DELETE, database sessions are READ ONLY
   --report           write reports/junit.xml, reports/smoke.html, reports/smoke-gate.json
                      (into \$SMOKE_REPORTS_DIR instead, when set)
   --parallel         run tests in parallel (pytest-xdist, -n auto)
@@ -50,6 +56,8 @@ pytest_args=()
 report=0
 demo=0
 demo_fault=""
+demo_app=""
+demo_keep=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --env|--env=*)
@@ -63,11 +71,17 @@ while [[ $# -gt 0 ]]; do
     --demo-fault)
       [[ $# -ge 2 && -n "$2" ]] || fail_usage "--demo-fault needs a fault NAME"
       demo_fault="$2"; shift 2 ;;
+    --demo-app)
+      [[ $# -ge 2 && ( "$2" == items || "$2" == articles ) ]] \
+        || fail_usage "--demo-app needs an app NAME: items or articles"
+      demo_app="$2"; shift 2 ;;
+    --demo-keep) demo_keep=1; shift ;;
     --env-file)
       [[ $# -ge 2 && -n "$2" ]] || fail_usage "--env-file needs a PATH"
       case "$2" in /*) env_args=(--smoke-env-file "$2") ;; *) env_args=(--smoke-env-file "$PWD/$2") ;; esac
       shift 2 ;;
     --quick) pytest_args+=(--smoke-quick); shift ;;
+    --read-only) pytest_args+=(--smoke-read-only); shift ;;
     --report) report=1; shift ;;
     --parallel) pytest_args+=(-n auto); shift ;;
     --verbose) pytest_args+=(-v); shift ;;
@@ -84,6 +98,7 @@ done
 has_plugin() {
   local modules="pytest_smoke, xdist, pytest_html, pytest_timeout, pytest_asyncio"
   [[ $demo -eq 1 ]] && modules="$modules, fastapi, uvicorn, trustme, sqlalchemy, redis, httpx"
+  [[ $demo_app == articles ]] && modules="$modules, asyncpg, jwt, python_multipart"
   "$1" -c "import $modules" >/dev/null 2>&1
 }
 
@@ -110,6 +125,8 @@ find_python() {
 }
 
 [[ -n "$demo_fault" && $demo -eq 0 ]] && fail_usage "--demo-fault needs --env demo"
+[[ -n "$demo_app" && $demo -eq 0 ]] && fail_usage "--demo-app needs --env demo"
+[[ $demo_keep -eq 1 && $demo -eq 0 ]] && fail_usage "--demo-keep needs --env demo"
 python="$(find_python)"
 
 if [[ $demo -eq 1 ]]; then
@@ -148,7 +165,12 @@ stop_demo() {
 trap stop_demo EXIT
 trap 'exit 130' INT TERM
 profile="$("$python" "$HERE/examples/demo/launch.py" up --state-dir "$state" \
-  ${demo_fault:+--fault "$demo_fault"})" || exit 1
+  ${demo_app:+--app "$demo_app"} ${demo_fault:+--fault "$demo_fault"})" || exit 1
+if [[ $demo_keep -eq 1 ]]; then
+  trap - EXIT
+  echo "$PROG: --demo-keep: the demo keeps running after the run; stop it with:" \
+    "$python $HERE/examples/demo/launch.py down --state-dir $state && rmdir $state" >&2
+fi
 env_args=(--smoke-env-file "$profile")
 status=0
 run_suite || status=$?

@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""Start the demo deployment (examples/demo/CONTRACT.md) and stop it again.
+"""Start a demo deployment and stop it again.
 
-    python examples/demo/launch.py up --state-dir DIR [--fault NAME] [--profile-out PATH]
+    python examples/demo/launch.py up --state-dir DIR [--app items|articles] [--fault NAME]
+                                      [--profile-out PATH]
     python examples/demo/launch.py down --state-dir DIR
 
-``up`` finds PostgreSQL and Redis (``SMOKE_DEMO_POSTGRES_URL`` / ``SMOKE_DEMO_REDIS_URL``, else the
-local defaults on 127.0.0.1, else throwaway servers in DIR), creates a fresh database from
-``schema.sql``, makes a test CA and a server certificate, starts the service over HTTPS, writes the
-env profile the smoke suite runs with and prints its path. Everything it starts or creates is
-recorded in ``DIR/state.json`` as soon as it exists; ``down`` stops and removes exactly that.
-Progress goes to stderr; a failure is one line on stderr and exit status 1.
+Two apps: ``items`` (the default, examples/demo/CONTRACT.md) and ``articles``
+(examples/articles/CONTRACT.md). ``up`` finds PostgreSQL (``SMOKE_DEMO_POSTGRES_URL``, else the
+local default on 127.0.0.1, else a throwaway server in DIR) and creates a fresh database from the
+app's ``schema.sql``. For ``items`` it also finds Redis the same way (``SMOKE_DEMO_REDIS_URL``),
+makes a test CA and a server certificate, starts the service over HTTPS and the Azure stand-in;
+``articles`` needs neither Redis nor Azure, seeds its one user and is served over plain HTTP. Then
+it writes the env profile the smoke suite runs with and prints its path. Everything it starts or
+creates is recorded in ``DIR/state.json`` as soon as it exists; ``down`` stops and removes exactly
+that. Progress goes to stderr; a failure is one line on stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ if TYPE_CHECKING:
 DEMO_DIR = Path(__file__).resolve().parent
 SCHEMA = DEMO_DIR / "schema.sql"
 CHECKS_FILE = DEMO_DIR / "smoke-checks.toml"
+ARTICLES_DIR = DEMO_DIR.parent / "articles"
+APPS = ("items", "articles")
 
 LOCAL_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -83,6 +89,7 @@ FAULTS = (
     "azure-cpu-critical",
     "azure-logs-partial",
 )
+ARTICLES_FAULTS = ("database-down", "endpoint-500", "auth-broken")
 AZURE_STANDIN_READY_TIMEOUT = 15.0
 #: The stand-in's variables the profile carries; IDENTITY_* are left out: azure-identity reads
 #: those from the process environment only, and the demo signs in as a service principal.
@@ -100,7 +107,8 @@ AZURE_PROFILE_KEYS = (
 )
 APP_ROLE = "demo_app"
 DEMO_USERNAME = "smoke-bot"
-DATABASE_NAME = re.compile(r"^smoke_demo_[0-9a-f]{8}$")
+ARTICLES_ROLE = "articles_app"  # schema.sql's grants; each run logs in as its own member of it
+DATABASE_NAME = re.compile(r"^smoke_(demo|articles)_[0-9a-f]{8}$")
 HEALTH_TIMEOUT = 20.0
 STOP_GRACE = 5.0
 PROG = "launch.py"
@@ -585,25 +593,42 @@ def provide_redis(state: State, throwaway: bool) -> str:
 # --- the database ------------------------------------------------------------------------------
 
 
-def prepare_database(admin_url: str, name: str, password: str) -> None:
-    """Create database ``name``, apply schema.sql to it, give ``demo_app`` ``password``."""
+def prepare_database(
+    admin_url: str,
+    name: str,
+    password: str,
+    *,
+    schema_path: Path = SCHEMA,
+    role: str = APP_ROLE,
+    member_of: str | None = None,
+    seed: tuple[tuple[str, tuple[Any, ...]], ...] = (),
+) -> None:
+    """Create database ``name``, apply ``schema_path`` to it, give ``role`` ``password``.
+
+    With ``member_of``, ``role`` is a new login role of this run, granted ``member_of`` (the
+    role the schema grants to); ``seed`` statements then run as the database owner.
+    """
     try:
-        schema = SCHEMA.read_text(encoding="utf-8")
+        schema = schema_path.read_text(encoding="utf-8")
     except OSError as error:
-        raise LaunchError(f"cannot read {SCHEMA}: {error.strerror}") from None
+        raise LaunchError(f"cannot read {schema_path}: {error.strerror}") from None
 
     async def prepare() -> None:
         admin = await _connect(admin_url)
         try:
             await admin.execute(f'CREATE DATABASE "{name}"')
-            # demo_app is cluster-wide: parallel launches take turns creating and altering it.
+            # Roles are cluster-wide: parallel launches take turns creating and altering them.
             await admin.execute("SELECT pg_advisory_lock(736105119)")
             conn = await _connect(with_database(admin_url, name))
             try:
                 await conn.execute(schema)
-                if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_ROLE):
-                    await conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN")
-                await conn.execute(f"ALTER ROLE {APP_ROLE} WITH LOGIN PASSWORD '{password}'")
+                if member_of is not None:
+                    await conn.execute(f'CREATE ROLE "{role}" LOGIN IN ROLE {member_of}')
+                elif not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+                    await conn.execute(f"CREATE ROLE {role} LOGIN")
+                await conn.execute(f"ALTER ROLE \"{role}\" WITH LOGIN PASSWORD '{password}'")
+                for statement, args in seed:
+                    await conn.execute(statement, *args)
             finally:
                 await conn.close()
         finally:
@@ -617,9 +642,12 @@ def prepare_database(admin_url: str, name: str, password: str) -> None:
         raise LaunchError(f"preparing database {name} failed: {one_line(error)}") from None
 
 
-def drop_database(admin_url: str, name: str) -> None:
+def drop_database(admin_url: str, name: str, role: str | None = None) -> None:
+    """Drop database ``name`` and then, if given, the login role this run made for it."""
     if not DATABASE_NAME.match(name):
         raise LaunchError(f"refusing to drop {name!r}: not a database this launcher creates")
+    if role is not None and role != name:
+        raise LaunchError(f"refusing to drop role {role!r}: not a role this launcher creates")
 
     async def drop() -> None:
         admin = await _connect(admin_url)
@@ -632,6 +660,8 @@ def drop_database(admin_url: str, name: str) -> None:
                     name,
                 )
                 await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            if role is not None:
+                await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
         finally:
             await admin.close()
 
@@ -658,30 +688,48 @@ def make_certificates(state: State) -> tuple[Path, Path, Path]:
     return ca_pem, cert_pem, key_pem
 
 
+def items_command(tls: tuple[Path, Path, Path]) -> Callable[[int], list[str]]:
+    """The items app (examples/demo/app.py) over HTTPS on a given port."""
+    _, cert_pem, key_pem = tls
+
+    def command(port: int) -> list[str]:
+        argv = [sys.executable, "-m", "uvicorn", "app:app", "--app-dir", str(DEMO_DIR)]
+        argv += ["--host", "127.0.0.1", "--port", str(port), "--ssl-certfile", str(cert_pem)]
+        return [*argv, "--ssl-keyfile", str(key_pem), "--log-level", "warning"]
+
+    return command
+
+
+def articles_command(port: int) -> list[str]:
+    """The articles app (examples/articles), plain HTTP, built by its factory."""
+    argv = [sys.executable, "-m", "uvicorn", "articles_api.main:create_app", "--factory"]
+    argv += ["--app-dir", str(ARTICLES_DIR), "--host", "127.0.0.1", "--port", str(port)]
+    return [*argv, "--log-level", "warning"]
+
+
 def start_service(
     state: State,
     env: dict[str, str],
-    tls: tuple[Path, Path, Path],
+    command: Callable[[int], list[str]],
+    health: str,
     *,
+    verify: ssl.SSLContext | bool,
     any_answer: bool,
 ) -> int:
+    """Start the app (``command(port)``) and wait until ``health`` (an URL template with
+    ``{port}``) answers 200, or anything at all with ``any_answer``; returns the port."""
     import httpx
 
-    ca_pem, cert_pem, key_pem = tls
     log = state.dir / "app.log"
-    context = ssl.create_default_context(cafile=str(ca_pem))
     for attempt in range(3):
         port = free_port()
-        argv = [sys.executable, "-m", "uvicorn", "app:app", "--app-dir", str(DEMO_DIR)]
-        argv += ["--host", "127.0.0.1", "--port", str(port), "--ssl-certfile", str(cert_pem)]
-        argv += ["--ssl-keyfile", str(key_pem), "--log-level", "warning"]
-        child = spawn(state, "app", argv, match="uvicorn", log=log, env=env)
+        child = spawn(state, "app", command(port), match="uvicorn", log=log, env=env)
         state.data["app_port"] = port
         state.save()
-        url = f"https://127.0.0.1:{port}/health"
+        url = health.format(port=port)
         last = "no answer"
         deadline = time.monotonic() + HEALTH_TIMEOUT
-        with httpx.Client(verify=context, timeout=2) as client:
+        with httpx.Client(verify=verify, timeout=2) as client:
             while child.poll() is None and time.monotonic() < deadline:
                 try:
                     response = client.get(url)
@@ -699,7 +747,8 @@ def start_service(
             raise LaunchError(with_log(f"the service exited with status {child.returncode}", log))
         raise LaunchError(
             with_log(
-                f"the service's /health did not answer 200 within {HEALTH_TIMEOUT:.0f} s "
+                f"the service's {urlsplit(url).path} did not answer 200 within "
+                f"{HEALTH_TIMEOUT:.0f} s "
                 f"(last: {last})",
                 log,
             )
@@ -759,7 +808,154 @@ def write_profile(state: State, path: Path, values: dict[str, str]) -> None:
 # --- up / down ---------------------------------------------------------------------------------
 
 
-def up(state_dir: Path, fault: str | None, profile_out: Path | None, throwaway: bool) -> Path:
+def database_down_hostport(fault: str | None) -> str:
+    """For the database-down fault: a host:port nothing listens on, else ""."""
+    if fault != "database-down":
+        return ""
+    hostport = f"127.0.0.1:{free_port()}"
+    say(f"fault database-down: the database URL points at {hostport}, a closed port")
+    return hostport
+
+
+def start_items(state: State, fault: str | None, throwaway: bool) -> dict[str, str]:
+    """The items demo (examples/demo): PostgreSQL, Redis, HTTPS, the Azure stand-in."""
+    admin_url = provide_postgres(state, throwaway)
+    redis_url = provide_redis(state, throwaway)
+
+    name = f"smoke_demo_{secrets.token_hex(4)}"
+    password = secrets.token_hex(16)
+    state.data["database"] = {"name": name, "admin_url": admin_url}
+    state.save()
+    prepare_database(admin_url, name, password)
+    say(f"database: {name}, role {APP_ROLE} with a new password")
+    database_url = with_database(
+        admin_url, name, user=f"{APP_ROLE}:{password}", hostport=database_down_hostport(fault)
+    )
+
+    tls = make_certificates(state)
+    run_id = secrets.token_hex(4)
+    channel = f"demo:items:{run_id}"
+    app_password = secrets.token_hex(12)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DEMO_")}
+    env |= {
+        "DEMO_DATABASE_URL": database_url,
+        "DEMO_REDIS_URL": redis_url,
+        "DEMO_JWT_SECRET": secrets.token_urlsafe(32),
+        "DEMO_USERNAME": DEMO_USERNAME,
+        "DEMO_PASSWORD": app_password,
+        "DEMO_EVENT_CHANNEL": channel,
+        # Not in the contract, read by app.py: keeps parallel demos' rate limits apart.
+        "DEMO_RATE_LIMIT_PREFIX": f"demo:ratelimit:{run_id}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    if fault and fault != "database-down" and not fault.startswith("azure-"):
+        env["DEMO_FAULT"] = fault
+    if "DEMO_SLOW_SECONDS" in os.environ:  # tests shorten the "slow" fault's delay
+        env["DEMO_SLOW_SECONDS"] = os.environ["DEMO_SLOW_SECONDS"]
+    port = start_service(
+        state,
+        env,
+        items_command(tls),
+        "https://127.0.0.1:{port}/health",
+        verify=ssl.create_default_context(cafile=str(tls[0])),
+        any_answer=fault in ("database-down", "health-503"),
+    )
+    azure = start_azure_standin(state, tls, fault)
+
+    gateway = f"https://127.0.0.1:{port}"
+    return {
+        "SMOKE_TEST_DATABASE_URL": database_url,
+        "SMOKE_TEST_REDIS_URL": redis_url,
+        "GATEWAY_URL": gateway,
+        "SMOKE_TEST_CA_BUNDLE": str(tls[0]),
+        "SMOKE_TEST_LOGIN_URL": f"{gateway}/auth/login",
+        "SMOKE_TEST_USERNAME": DEMO_USERNAME,
+        "SMOKE_TEST_PASSWORD": app_password,
+        "SMOKE_TEST_CHECKS_FILE": str(CHECKS_FILE),
+        "DEMO_EVENT_CHANNEL": channel,
+        **azure,
+    }
+
+
+def load_password_hasher() -> Callable[[str], str]:
+    """examples/articles' own ``hash_password``, so the stored format has one implementation."""
+    import importlib.util
+
+    path = ARTICLES_DIR / "articles_api" / "passwords.py"
+    spec = importlib.util.spec_from_file_location("_articles_passwords", path)
+    if spec is None or spec.loader is None or not path.is_file():
+        raise LaunchError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    hasher: Callable[[str], str] = module.hash_password
+    return hasher
+
+
+def start_articles(state: State, fault: str | None, throwaway: bool) -> dict[str, str]:
+    """The articles app (examples/articles): PostgreSQL only, plain HTTP, one seeded user.
+
+    Its login is in its checks file, so the profile has no login URL; no Redis, no Azure.
+    """
+    admin_url = provide_postgres(state, throwaway)
+    name = f"smoke_articles_{secrets.token_hex(4)}"
+    password = secrets.token_hex(16)
+    # The login role is this run's own (named like its database), a member of articles_app:
+    # parallel runs never change each other's password.
+    state.data["database"] = {"name": name, "admin_url": admin_url, "role": name}
+    state.save()
+    user_password = secrets.token_hex(12)
+    seed = (
+        (
+            "INSERT INTO users (username, password_hash) VALUES ($1, $2)",
+            (DEMO_USERNAME, load_password_hasher()(user_password)),
+        ),
+    )
+    prepare_database(
+        admin_url,
+        name,
+        password,
+        schema_path=ARTICLES_DIR / "schema.sql",
+        role=name,
+        member_of=ARTICLES_ROLE,
+        seed=seed,
+    )
+    say(f"database: {name}, role {name} (in {ARTICLES_ROLE}), user {DEMO_USERNAME}")
+    database_url = with_database(
+        admin_url, name, user=f"{name}:{password}", hostport=database_down_hostport(fault)
+    )
+    prefixes = ("ARTICLES_", "DEMO_")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(prefixes)}
+    env |= {
+        "ARTICLES_DATABASE_URL": database_url,
+        "ARTICLES_SECRET_KEY": secrets.token_urlsafe(32),
+        "PYTHONUNBUFFERED": "1",
+    }
+    if fault and fault != "database-down":
+        env["ARTICLES_FAULT"] = fault
+    port = start_service(
+        state,
+        env,
+        articles_command,
+        "http://127.0.0.1:{port}/api/healthz",
+        verify=False,
+        any_answer=fault == "database-down",
+    )
+    return {
+        "GATEWAY_URL": f"http://127.0.0.1:{port}",
+        "SMOKE_TEST_DATABASE_URL": database_url,
+        "SMOKE_TEST_USERNAME": DEMO_USERNAME,
+        "SMOKE_TEST_PASSWORD": user_password,
+        "SMOKE_TEST_CHECKS_FILE": str(ARTICLES_DIR / "smoke-checks.toml"),
+    }
+
+
+def up(
+    state_dir: Path,
+    fault: str | None,
+    profile_out: Path | None,
+    throwaway: bool,
+    app: str = "items",
+) -> Path:
     began = time.monotonic()
     state_path = state_dir / "state.json"
     if state_path.exists():
@@ -776,68 +972,19 @@ def up(state_dir: Path, fault: str | None, profile_out: Path | None, throwaway: 
         raise LaunchError(f"cannot create {failure.filename}: {failure.strerror}") from None
     state = State(
         state_path,
-        {"created_dir": created, "fault": fault, "files": [], "dirs": [], "processes": []},
+        {
+            "app": app,
+            "created_dir": created,
+            "fault": fault,
+            "files": [],
+            "dirs": [],
+            "processes": [],
+        },
     )
     state.save()
     try:
-        admin_url = provide_postgres(state, throwaway)
-        redis_url = provide_redis(state, throwaway)
-
-        name = f"smoke_demo_{secrets.token_hex(4)}"
-        password = secrets.token_hex(16)
-        state.data["database"] = {"name": name, "admin_url": admin_url}
-        state.save()
-        prepare_database(admin_url, name, password)
-        say(f"database: {name}, role {APP_ROLE} with a new password")
-        hostport = ""
-        if fault == "database-down":
-            hostport = f"127.0.0.1:{free_port()}"  # nothing listens there
-            say(f"fault database-down: the database URL points at {hostport}, a closed port")
-        database_url = with_database(
-            admin_url, name, user=f"{APP_ROLE}:{password}", hostport=hostport
-        )
-
-        tls = make_certificates(state)
-        run_id = secrets.token_hex(4)
-        channel = f"demo:items:{run_id}"
-        app_password = secrets.token_hex(12)
-        env = {key: value for key, value in os.environ.items() if not key.startswith("DEMO_")}
-        env |= {
-            "DEMO_DATABASE_URL": database_url,
-            "DEMO_REDIS_URL": redis_url,
-            "DEMO_JWT_SECRET": secrets.token_urlsafe(32),
-            "DEMO_USERNAME": DEMO_USERNAME,
-            "DEMO_PASSWORD": app_password,
-            "DEMO_EVENT_CHANNEL": channel,
-            # Not in the contract, read by app.py: keeps parallel demos' rate limits apart.
-            "DEMO_RATE_LIMIT_PREFIX": f"demo:ratelimit:{run_id}",
-            "PYTHONUNBUFFERED": "1",
-        }
-        if fault and fault != "database-down" and not fault.startswith("azure-"):
-            env["DEMO_FAULT"] = fault
-        if "DEMO_SLOW_SECONDS" in os.environ:  # tests shorten the "slow" fault's delay
-            env["DEMO_SLOW_SECONDS"] = os.environ["DEMO_SLOW_SECONDS"]
-        any_answer = fault in ("database-down", "health-503")
-        port = start_service(state, env, tls, any_answer=any_answer)
-        azure = start_azure_standin(state, tls, fault)
-
-        gateway = f"https://127.0.0.1:{port}"
-        write_profile(
-            state,
-            profile,
-            {
-                "SMOKE_TEST_DATABASE_URL": database_url,
-                "SMOKE_TEST_REDIS_URL": redis_url,
-                "GATEWAY_URL": gateway,
-                "SMOKE_TEST_CA_BUNDLE": str(tls[0]),
-                "SMOKE_TEST_LOGIN_URL": f"{gateway}/auth/login",
-                "SMOKE_TEST_USERNAME": DEMO_USERNAME,
-                "SMOKE_TEST_PASSWORD": app_password,
-                "SMOKE_TEST_CHECKS_FILE": str(CHECKS_FILE),
-                "DEMO_EVENT_CHANNEL": channel,
-                **azure,
-            },
-        )
+        start = start_articles if app == "articles" else start_items
+        write_profile(state, profile, start(state, fault, throwaway))
         state.data["profile"] = str(profile)
         state.save()
     except BaseException:
@@ -883,7 +1030,10 @@ def teardown(state: State) -> list[str]:
     database = state.data.get("database")
     postgres = state.data.get("throwaway_postgres")
     # A throwaway cluster goes away as a whole, its databases with it.
-    if database and (postgres or attempt(drop_database, database["admin_url"], database["name"])):
+    if database and (
+        postgres
+        or attempt(drop_database, database["admin_url"], database["name"], database.get("role"))
+    ):
         del state.data["database"]
         state.save()
     for record in others:
@@ -943,18 +1093,33 @@ def _interrupt(signum: int, _frame: object) -> NoReturn:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Start or stop the demo deployment of examples/demo."
+        prog=PROG,
+        description="Start or stop a demo deployment: examples/demo (items) or examples/articles.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("up", help="start the demo; prints the path of its env profile")
     start.add_argument("--state-dir", required=True, type=Path, help="where the demo's state lives")
-    start.add_argument("--fault", choices=FAULTS, help="start the demo with one fault")
+    start.add_argument(
+        "--app", choices=APPS, default="items", help="which app to start (default: items)"
+    )
+    start.add_argument(
+        "--fault",
+        choices=FAULTS,
+        help=f"start the demo with one fault (articles: {', '.join(ARTICLES_FAULTS)})",
+    )
     start.add_argument("--profile-out", type=Path, help="the profile's path (DIR/.env.demo)")
     # Tests: start throwaway servers even when the local default ones answer.
     start.add_argument("--throwaway", action="store_true", help=argparse.SUPPRESS)
     stop = commands.add_parser("down", help="stop what 'up' started and remove its data")
     stop.add_argument("--state-dir", required=True, type=Path, help="the directory given to up")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    articles = args.command == "up" and args.app == "articles"
+    if articles and args.fault and args.fault not in ARTICLES_FAULTS:
+        start.error(
+            f"argument --fault: {args.fault!r} is not a fault of the articles app "
+            f"(choose from {', '.join(ARTICLES_FAULTS)})"
+        )
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -964,7 +1129,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "up":
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 signal.signal(sig, _interrupt)
-            profile = up(state_dir, args.fault, args.profile_out, args.throwaway)
+            profile = up(state_dir, args.fault, args.profile_out, args.throwaway, args.app)
             print(profile, flush=True)
         else:
             down(state_dir)

@@ -29,6 +29,11 @@ latency_reported_key: Final = pytest.StashKey[int]()
 item_warnings_key: Final = pytest.StashKey[list[str]]()
 #: Our marker names on one test item, computed once for its three phases.
 item_markers_key: Final = pytest.StashKey[list[str]]()
+#: What a test created and could not remove, one line each: "https://h/api/items/42 (DELETE ->
+#: 500)". The ``smoke_resources`` fixture stores them at teardown; the report carries them.
+item_left_behind_key: Final = pytest.StashKey[list[str]]()
+#: The smoke tests this process deselected as not applicable: reason -> node ids.
+not_applicable_key: Final = pytest.StashKey[dict[str, list[str]]]()
 
 
 def get_settings(config: pytest.Config) -> Settings:
@@ -116,5 +121,9 @@ def get_checks(config: pytest.Config) -> Checks:
                 checks = load_checks(settings.checks_file, variables)
             except ChecksError as error:
                 raise pytest.UsageError(f"smoke: {error}") from None
+            if checks.secret_values:  # the login body's password, from ${VAR}
+                masker = get_masker(config)
+                for value in checks.secret_values:
+                    masker.add(value)
         config.stash[checks_key] = checks
     return checks

@@ -16,6 +16,10 @@ MONITOR
 PROCEED
     every smoke test passed.
 
+Tests that do not apply to the deployment (not configured, or writes under a read-only profile)
+were deselected before the run: they are listed, never counted, skipped or not. Resources a test
+left behind are listed too; the teardown that failed to remove them already counts as an error.
+
 Failures that share a root cause (a dependency that is down) are grouped: a group counts as one
 test toward the failure rate, and the decision names the cause.
 """
@@ -112,6 +116,14 @@ class TestResult:
 
 
 @dataclass(frozen=True)
+class NotApplicable:
+    """Smoke tests deselected for one reason ("redis (SMOKE_TEST_REDIS_URL)")."""
+
+    reason: str
+    tests: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """Everything the gate needs to know about one run."""
 
@@ -121,6 +133,10 @@ class RunSummary:
     interrupted: str | None = None
     #: Warnings checks recorded while passing (a metric near its limit): at least MONITOR.
     warnings: tuple[str, ...] = ()
+    #: Smoke tests deselected as not applicable, by reason: listed, never counted.
+    not_applicable: tuple[NotApplicable, ...] = ()
+    #: What tests created and could not remove ("https://h/api/items/42 (DELETE -> 500)").
+    left_behind: tuple[str, ...] = ()
 
 
 class PolicyError(ValueError):
@@ -210,6 +226,8 @@ class Decision:
     flaky: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     results: tuple[TestResult, ...] = field(default=(), repr=False)
+    not_applicable: tuple[NotApplicable, ...] = ()
+    left_behind: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -255,6 +273,8 @@ def decide(run: RunSummary, policy: Policy | None = None) -> Decision:
         flaky=flaky,
         notes=notes,
         results=results,
+        not_applicable=run.not_applicable,
+        left_behind=run.left_behind,
     )
 
 
@@ -290,7 +310,13 @@ def _investigate_reasons(
     run: RunSummary, totals: Counts, policy: Policy, flaky: tuple[str, ...]
 ) -> list[str]:
     reasons: list[str] = []
-    if totals.total == 0:
+    if totals.total == 0 and run.not_applicable:
+        count = sum(len(group.tests) for group in run.not_applicable)
+        reasons.append(
+            f"no smoke test ran ({_plural(count, 'smoke test')} not applicable to this "
+            "deployment: not configured or not run)"
+        )
+    elif totals.total == 0:
         reasons.append("no smoke test ran: none was collected (mark tests with @pytest.mark.smoke)")
     elif totals.ran == 0:
         reasons.append(f"no smoke test ran: all {totals.total} were skipped")

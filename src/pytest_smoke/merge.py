@@ -19,6 +19,8 @@ How the shards combine:
 - ``policy`` and ``profile``: must be the same in every shard (the gate decides with one policy,
   for one environment), else an error.
 - ``warnings`` (checks that passed with one, each naming its test): every shard's, in order.
+- ``not_applicable``: the union by reason, each test once; ``left_behind``: every shard's
+  entries, each once (both absent in older reports: none).
 - ``collection_errors`` and ``ungated``: summed. A file that fails to collect in several shards
   (a ``-k`` split collects every file) counts once per shard.
 - ``worker_crashes``: every shard's, each prefixed with its file; ``interrupted``: every
@@ -47,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from pytest_smoke.gate import (
+    NotApplicable,
     Outcome,
     Policy,
     PolicyError,
@@ -216,6 +219,11 @@ def _shard(name: str, document: Mapping[str, Any]) -> Shard:
             worker_crashes=tuple(document["worker_crashes"]),
             interrupted=document["interrupted"],
             warnings=tuple(document.get("warnings", ())),  # absent in older reports
+            not_applicable=tuple(
+                NotApplicable(group["reason"], tuple(group["tests"]))
+                for group in document.get("not_applicable", ())
+            ),
+            left_behind=tuple(document.get("left_behind", ())),
         ),
         policy=policy,
         policy_values={
@@ -275,6 +283,8 @@ def merge(shards: Sequence[Shard]) -> MergedRun:
             worker_crashes=tuple(crashes),
             interrupted="; ".join(interrupted) or None,
             warnings=tuple(w for s in shards for w in s.run.warnings),
+            not_applicable=_merged_not_applicable(shards),
+            left_behind=tuple(dict.fromkeys(entry for s in shards for entry in s.run.left_behind)),
         ),
         policy=first.policy,
         profile=first.profile,
@@ -285,6 +295,15 @@ def merge(shards: Sequence[Shard]) -> MergedRun:
         ungated=sum(s.ungated for s in shards),
         requests=merge_requests([s.requests for s in shards]),
     )
+
+
+def _merged_not_applicable(shards: Sequence[Shard]) -> tuple[NotApplicable, ...]:
+    from pytest_smoke.features import merge_groups
+
+    groups = merge_groups(
+        (group.reason, group.tests) for shard in shards for group in shard.run.not_applicable
+    )
+    return tuple(NotApplicable(reason, tuple(tests)) for reason, tests in groups)
 
 
 def _check_distinct_files(shards: Sequence[Shard]) -> None:

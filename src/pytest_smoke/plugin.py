@@ -7,19 +7,23 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_smoke import _state, hooks, markers, options
+from pytest_smoke import _state, hooks, markers, options, suite_ids
+from pytest_smoke.fixtures.resources import smoke_resources
 from pytest_smoke.fixtures.settings import (
     smoke_checks,
     smoke_masker,
     smoke_settings,
     smoke_warning,
 )
-from pytest_smoke.reporter import GateReporter, XdistHooks, scrub_report
+from pytest_smoke.reporter import WORKER_NOT_APPLICABLE, GateReporter, XdistHooks, scrub_report
 
 if TYPE_CHECKING:
     from collections.abc import Generator
+    from pathlib import Path
 
-__all__ = ["smoke_checks", "smoke_masker", "smoke_settings", "smoke_warning"]
+    from pytest_smoke.settings import Settings
+
+__all__ = ["smoke_checks", "smoke_masker", "smoke_resources", "smoke_settings", "smoke_warning"]
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -71,8 +75,10 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     return lines
 
 
+@pytest.hookimpl(trylast=True)  # after -k, -m and --deselect: only what would have run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not any(item.get_closest_marker(name) for item in items for name in markers.GATED_MARKERS):
+    gated = [item for item in items if _gated(item)]
+    if not gated:
         return
     settings = _state.get_settings(config)  # smoke tests collected: bad settings stop the run
     if settings.quick:
@@ -81,6 +87,44 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = keep
+            gated = [item for item in gated if item.get_closest_marker(markers.CRITICAL)]
+    _deselect_not_applicable(config, items, gated, settings)
+
+
+def _gated(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(name) for name in markers.GATED_MARKERS)
+
+
+def _deselect_not_applicable(
+    config: pytest.Config, items: list[pytest.Item], gated: list[pytest.Item], settings: Settings
+) -> None:
+    """Deselect the gated tests the deployment does not configure (never counted as skipped)
+    and keep their ids by reason for the reports."""
+    from pytest_smoke.features import not_applicable
+
+    groups = not_applicable(gated, settings, lambda: _state.get_checks(config))
+    if not groups:
+        return
+    dropped = {id(item) for group in groups.values() for item in group}
+    config.hook.pytest_deselected(items=[item for group in groups.values() for item in group])
+    items[:] = [item for item in items if id(item) not in dropped]
+    record = {reason: [item.nodeid for item in group] for reason, group in groups.items()}
+    config.stash[_state.not_applicable_key] = record
+    if hasattr(config, "workeroutput"):  # xdist: only workers collect; tell the controller
+        config.workeroutput[WORKER_NOT_APPLICABLE] = [[r, ids] for r, ids in record.items()]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(
+    module_path: Path, parent: pytest.Collector
+) -> pytest.Module | None:
+    # The bundled suite run from the wheel gets ids that do not depend on where the venv is;
+    # why this hook and not another way: see pytest_smoke.suite_ids.
+    nodeid = suite_ids.installed_suite_nodeid(module_path)
+    if nodeid is None:
+        return None  # pytest's own implementation builds the module
+    module: pytest.Module = pytest.Module.from_parent(parent, path=module_path, nodeid=nodeid)
+    return module
 
 
 @pytest.hookimpl(wrapper=True)
@@ -105,6 +149,9 @@ def pytest_runtest_makereport(
         warnings = item.stash.get(_state.item_warnings_key, None)
         if warnings:
             report.smoke_warnings = list(warnings)  # type: ignore[attr-defined]
+        left_behind = item.stash.get(_state.item_left_behind_key, None)
+        if left_behind:
+            report.smoke_left_behind = list(left_behind)  # type: ignore[attr-defined]
     masker = _state.existing_masker(item.config)
     if masker:  # before the report reaches the terminal, JUnit, HTML, JSON or the controller
         scrub_report(report, masker)

@@ -42,6 +42,11 @@ class ResultRecorder:
         self.requests: list[tuple[Any, ...]] = []
         #: Warnings recorded by passing checks, as "nodeid: message".
         self.warnings: list[str] = []
+        #: What tests created and could not remove, one line each, each once.
+        self.left_behind: dict[str, None] = {}
+        #: Tests deselected as not applicable: reason -> node ids (each once; every xdist
+        #: worker collects the whole suite, so the same lists arrive several times).
+        self.not_applicable: dict[str, dict[str, None]] = {}
 
     def add_phase(
         self,
@@ -85,6 +90,12 @@ class ResultRecorder:
     def add_warnings(self, nodeid: str, messages: Iterable[str]) -> None:
         self.warnings.extend(f"{nodeid}: {message}" for message in messages)
 
+    def add_left_behind(self, entries: Iterable[str]) -> None:
+        self.left_behind.update(dict.fromkeys(entries))
+
+    def add_not_applicable(self, reason: str, nodeids: Iterable[str]) -> None:
+        self.not_applicable.setdefault(reason, {}).update(dict.fromkeys(nodeids))
+
     def add_collection_error(self) -> None:
         self.collection_errors += 1
 
@@ -103,7 +114,8 @@ class ResultRecorder:
         )
 
     def summary(self, *, interrupted: str | None = None) -> RunSummary:
-        from pytest_smoke.gate import RunSummary
+        from pytest_smoke.features import reason_order
+        from pytest_smoke.gate import NotApplicable, RunSummary
 
         results = tuple(
             _result(nodeid, entry)
@@ -116,6 +128,11 @@ class ResultRecorder:
             worker_crashes=tuple(self.worker_crashes),
             interrupted=interrupted,
             warnings=tuple(self.warnings),
+            not_applicable=tuple(
+                NotApplicable(reason, tuple(self.not_applicable[reason]))
+                for reason in sorted(self.not_applicable, key=reason_order)
+            ),
+            left_behind=tuple(self.left_behind),
         )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import pytest
 
@@ -16,9 +16,14 @@ from pytest_smoke import _state
 from pytest_smoke.recorder import ResultRecorder
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from pytest_smoke.gate import Decision, RunSummary
     from pytest_smoke.masking import Masker
     from pytest_smoke.settings import Settings
+
+#: The key under which an xdist worker sends its not-applicable tests: [[reason, [nodeid]]].
+WORKER_NOT_APPLICABLE: Final = "smoke_not_applicable"
 
 # The gate, the settings and the report writers are imported only when a smoke run ends:
 # this object is registered in every pytest run where the plugin is installed.
@@ -71,6 +76,14 @@ class GateReporter:
         warnings = getattr(report, "smoke_warnings", None)
         if warnings:
             self.recorder.add_warnings(report.nodeid, warnings)
+        left_behind = getattr(report, "smoke_left_behind", None)
+        if left_behind:
+            self.recorder.add_left_behind(left_behind)
+
+    def add_not_applicable(self, groups: Mapping[str, Iterable[str]]) -> None:
+        """Tests deselected as not applicable, by this process or an xdist worker."""
+        for reason, nodeids in groups.items():
+            self.recorder.add_not_applicable(reason, nodeids)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -81,7 +94,18 @@ class GateReporter:
     @pytest.hookimpl(tryfirst=True)  # before the JUnit and HTML writers read the decision
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         recorder = self.recorder
-        if not (self.requested or recorder.has_gated_results() or recorder.collection_errors):
+        deselected = self.config.stash.get(_state.not_applicable_key, None)
+        if deselected:  # collected here (no xdist); workers send theirs in pytest_testnodedown
+            self.add_not_applicable(deselected)
+        # Smoke tests collected but none applied is a smoke run too (INVESTIGATE), unless the
+        # run only listed tests (--collect-only).
+        not_applicable = bool(recorder.not_applicable) and not self.config.option.collectonly
+        if not (
+            self.requested
+            or recorder.has_gated_results()
+            or recorder.collection_errors
+            or not_applicable
+        ):
             return  # not a smoke run: stay silent and leave everything as pytest has it
         # Usually resolved already; on an xdist controller this may be the first ask. Bad
         # settings raise pytest's usage error here: one line, exit status 4.
@@ -197,6 +221,11 @@ class XdistHooks:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: object, error: object | None) -> None:
+        # Workers collect, so only they know what was deselected; a crashed one sends nothing.
+        output = getattr(node, "workeroutput", None) or {}
+        groups = output.get(WORKER_NOT_APPLICABLE)
+        if groups:
+            self.reporter.add_not_applicable(dict(groups))
         if error is not None:
             gateway = getattr(node, "gateway", None)
             name = getattr(gateway, "id", "worker")
@@ -223,6 +252,9 @@ def scrub_report(report: pytest.TestReport, masker: Masker) -> None:
     warnings = getattr(report, "smoke_warnings", None)
     if warnings:
         report.smoke_warnings = [masker.scrub(w) for w in warnings]  # type: ignore[attr-defined]
+    left_behind = getattr(report, "smoke_left_behind", None)
+    if left_behind:
+        report.smoke_left_behind = [masker.scrub(e) for e in left_behind]  # type: ignore[attr-defined]
 
 
 def _interruption(session: pytest.Session, exitstatus: int) -> str | None:

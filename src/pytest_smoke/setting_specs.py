@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -129,6 +130,9 @@ def _count(low: int) -> Parser:
 def _url(*schemes: str, example: str) -> Parser:
     def parse(raw: str) -> str:
         value = raw.strip()
+        # urlsplit drops tabs and newlines and keeps spaces in the host: refuse both here
+        if any(character.isspace() for character in value):
+            raise ValueError(f"contains whitespace; use the form {example} (a space is %20)")
         try:
             parts = urlsplit(value)
             parts.port  # noqa: B018 -- raises ValueError on a bad port
@@ -138,9 +142,33 @@ def _url(*schemes: str, example: str) -> Parser:
             raise ValueError(f"needs a scheme and a host, e.g. {example}")
         if parts.scheme.lower() not in schemes:
             raise ValueError(f"has scheme {parts.scheme!r}; use one of {', '.join(schemes)}")
+        if not _valid_host(parts.hostname):
+            raise ValueError(f"has an invalid host name; use the form {example}")
         return value
 
     return parse
+
+
+#: One label of a host name: letters (any script), digits, "-" and "_", at most 63.
+_HOST_LABEL: Final = re.compile(r"[\w-]{1,63}")
+
+
+def _valid_host(host: str) -> bool:
+    if ":" in host:  # an IPv6 literal, which urlsplit has already checked
+        return True
+    labels = host.removesuffix(".").split(".")
+    return len(host) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
+
+
+def _path_expression(raw: str) -> str:
+    from pytest_smoke.checks.paths import compile_path
+
+    value = raw.strip()
+    try:
+        compile_path(value)
+    except ValueError as error:
+        raise ValueError(f"is {error}; e.g. access_token or user.token") from None
+    return value
 
 
 def _existing_file(raw: str) -> str:
@@ -237,6 +265,17 @@ SPECS: Final[tuple[SettingSpec, ...]] = (
         env="SMOKE_QUICK",
         ini="smoke_quick",
         option="--smoke-quick",
+        flag=True,
+    ),
+    SettingSpec(
+        "read_only",
+        "Read-only profile (production): checks that write are not run, http_client refuses "
+        "POST/PUT/PATCH/DELETE to the gateway, database sessions are READ ONLY.",
+        _boolean,
+        False,
+        env="SMOKE_TEST_READ_ONLY",
+        ini="smoke_read_only",
+        option="--smoke-read-only",
         flag=True,
     ),
     SettingSpec(
@@ -420,8 +459,8 @@ SPECS: Final[tuple[SettingSpec, ...]] = (
     ),
     SettingSpec(
         "token_path",
-        "Dotted path of the token in the login response JSON.",
-        _text,
+        "JMESPath of the token in the login answer (access_token, user.token, data[0].token).",
+        _path_expression,
         "access_token",
         env="SMOKE_TEST_TOKEN_PATH",
         ini="smoke_token_path",

@@ -57,6 +57,7 @@ class Settings:
     profile_file: Path | None = None
     gate: bool = False
     quick: bool = False
+    read_only: bool = False
     report_json: str | None = None
     database_url: str | None = field(default=None, repr=False)
     redis_url: str | None = field(default=None, repr=False)
@@ -185,6 +186,7 @@ def load_settings(
             shown = "(hidden)" if spec.secret else repr(raw)
             raise SettingsError(f"{label}={shown} ({source}) {error}") from None
         sources[spec.name] = source
+    _check_login_credentials(values, sources)
     from pytest_smoke.gate import Policy, PolicyError
 
     try:
@@ -198,6 +200,38 @@ def load_settings(
         raise SettingsError(f"gate policy: {error}") from None
     known = {key: value for key, value in profile_values.items() if value is not None}
     return Settings(**values, sources=sources, profile_values=known)
+
+
+def _check_login_credentials(values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+    """A login URL needs the username and password its default body sends."""
+    if not values["login_url"]:
+        return
+    credentials = (("username", "SMOKE_TEST_USERNAME"), ("password", "SMOKE_TEST_PASSWORD"))
+    missing = [env for name, env in credentials if not values[name]]
+    if not missing or _checks_file_has_login_body(values["checks_file"]):
+        return
+    verb = "is" if len(missing) == 1 else "are"
+    raise SettingsError(
+        f"SMOKE_TEST_LOGIN_URL is set ({sources['login_url']}) but {' and '.join(missing)} "
+        f"{verb} not; set {' and '.join(missing)} in the env profile or the environment, or "
+        "remove SMOKE_TEST_LOGIN_URL"
+    )
+
+
+def _checks_file_has_login_body(path: str | None) -> bool:
+    """Whether the checks file gives ``[auth.login] body`` (credentials of its own)."""
+    if path is None:
+        return False
+    import tomllib
+
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError):
+        return True  # the checks file's own loader reports that, more usefully
+    auth = data.get("auth")
+    login = auth.get("login") if isinstance(auth, dict) else None
+    return isinstance(login, dict) and login.get("body") is not None
 
 
 def _pick(

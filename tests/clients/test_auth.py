@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import ssl
 import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_asyncio
+from aiohttp import web
 
 from pytest_smoke.causes import DependencyUnavailable
 from pytest_smoke.clients.auth import (
@@ -16,6 +19,7 @@ from pytest_smoke.clients.auth import (
     ClientCredentialsToken,
     LoginToken,
     StaticToken,
+    auth_header,
     bearer_headers,
     jwt_expiry,
 )
@@ -227,6 +231,230 @@ async def test_opaque_token_without_expires_in_never_expires(
 
     assert provider.expires_at is None
     assert server.count("/login") == 1
+
+
+# --- login bodies, token paths and header schemes of real-world services ----------------------
+
+EMAIL = "smoke-bot@example.com"
+
+
+def add_oauth2_password_form(server: ScriptedServer, path: str, *, exp: int) -> list[str]:
+    """FastAPI's OAuth2PasswordRequestForm: form-encoded username/password, a JWT back."""
+    issued: list[str] = []
+
+    async def token(request: web.Request) -> web.StreamResponse:
+        if request.content_type != "application/x-www-form-urlencoded":
+            return web.json_response({"detail": [{"msg": "Field required"}]}, status=422)
+        form = await request.post()
+        if (form.get("username"), form.get("password")) != (USER, PASSWORD):
+            return web.json_response({"detail": "Incorrect username or password"}, status=400)
+        jwt = make_jwt({"sub": USER, "exp": exp, "n": len(issued)})
+        issued.append(jwt)
+        return web.json_response({"access_token": jwt, "token_type": "bearer"})
+
+    server.route(path, token)
+    return issued
+
+
+def add_envelope_login(server: ScriptedServer, path: str, *, expires_in: int) -> list[str]:
+    """The RealWorld login: JSON {"user": {"email", "password"}} -> {"user": {..., "token"}}."""
+    issued: list[str] = []
+
+    async def login(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        user = body.get("user") if isinstance(body, dict) else None
+        if not isinstance(user, dict) or (user.get("email"), user.get("password")) != (
+            EMAIL,
+            PASSWORD,
+        ):
+            return web.json_response({"errors": {"body": ["invalid credentials"]}}, status=422)
+        token = f"rw-{len(issued)}-token-value"
+        issued.append(token)
+        answer = {"email": EMAIL, "username": USER, "token": token, "expires_in": expires_in}
+        return web.json_response({"user": answer})
+
+    server.route(path, login)
+    return issued
+
+
+def add_protected(server: ScriptedServer, path: str, header: str, expected: str) -> None:
+    """An endpoint answering 200 only to ``header: expected``, 403 to anything else."""
+
+    async def protected(request: web.Request) -> web.StreamResponse:
+        if request.headers.get(header) != expected:
+            return web.json_response({"detail": "Not authenticated"}, status=403)
+        return web.json_response({"articles": [], "articlesCount": 0})
+
+    server.route(path, protected)
+
+
+@pytest.mark.asyncio
+async def test_oauth2_password_form_login_and_a_token_scheme(
+    server: ScriptedServer, client: httpx.AsyncClient
+) -> None:
+    exp = int(time.time()) + 3600
+    issued = add_oauth2_password_form(server, "/api/auth/token", exp=exp)
+    provider = LoginToken(
+        client,
+        "/api/auth/token",
+        token_path="access_token",
+        body={"username": USER, "password": PASSWORD},
+        form=True,
+        secrets=[USER, PASSWORD],
+    )
+
+    token = await provider.token()
+    add_protected(server, "/api/articles/", "Authorization", f"Token {token}")
+    with_token = await client.get("/api/articles/", headers=auth_header(token, scheme="Token"))
+    with_bearer = await client.get("/api/articles/", headers=auth_header(token))
+
+    assert token == issued[0]
+    assert server.hits[0].headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert server.hits[0].form() == {"username": USER, "password": PASSWORD}
+    assert provider.expires_at == exp  # no expires_in: the JWT's exp
+    assert with_token.status_code == 200
+    assert with_bearer.status_code == 403  # the service takes "Token <jwt>" only
+    assert provider.secrets() == [USER, PASSWORD, token]
+    assert PASSWORD not in repr(provider)
+
+
+@pytest.mark.asyncio
+async def test_json_envelope_login_reads_the_token_and_expiry_inside_the_envelope(
+    server: ScriptedServer, client: httpx.AsyncClient
+) -> None:
+    issued = add_envelope_login(server, "/api/users/login", expires_in=120)
+    provider = LoginToken(
+        client,
+        "/api/users/login",
+        token_path="user.token",
+        body={"user": {"email": EMAIL, "password": PASSWORD}},
+        secrets=[PASSWORD],
+    )
+
+    before = time.time()
+    token = await provider.token()
+
+    assert token == issued[0]
+    assert json.loads(server.hits[0].body) == {"user": {"email": EMAIL, "password": PASSWORD}}
+    assert server.hits[0].headers["Content-Type"] == "application/json"
+    assert provider.expires_at is not None  # expires_in next to the token, inside "user"
+    assert before + 119 <= provider.expires_at <= time.time() + 120
+    assert provider.secrets() == [PASSWORD, token]
+
+
+@pytest.mark.asyncio
+async def test_a_static_key_in_an_api_key_header(
+    server: ScriptedServer, client: httpx.AsyncClient
+) -> None:
+    key = "k3y-planted-0451"
+    add_protected(server, "/api/items", "X-API-Key", key)
+    provider = StaticToken(key)
+
+    headers = auth_header(await provider.token(), header="X-API-Key", scheme="")
+    accepted = await client.get("/api/items", headers=headers)
+    as_bearer = await client.get("/api/items", headers=await bearer_headers(provider))
+
+    assert headers == {"X-API-Key": key}
+    assert accepted.status_code == 200
+    assert as_bearer.status_code == 403
+
+
+@pytest.mark.asyncio
+async def test_no_token_at_the_path_lists_the_answer_keys_never_the_values(
+    server: ScriptedServer, client: httpx.AsyncClient
+) -> None:
+    add_envelope_login(server, "/api/users/login", expires_in=60)
+    provider = LoginToken(
+        client,
+        "/api/users/login",
+        token_path="access_token",
+        body={"user": {"email": EMAIL, "password": PASSWORD}},
+    )
+
+    with pytest.raises(AuthError) as raised:
+        await provider.token()
+
+    message = str(raised.value)
+    assert message.startswith(
+        f"login at {server.url}/api/users/login answered HTTP 200 without a token at "
+        "'access_token' (the answer has keys user); point the token path"
+    )
+    assert "auth.login.token" in message
+    assert "SMOKE_TEST_TOKEN_PATH" in message
+    for value in ("rw-0-token-value", EMAIL, PASSWORD):
+        assert value not in message
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("answer", "outline"),
+    [
+        ({}, "the answer is an empty object"),
+        ([{"token": "t0k3n-in-a-list"}], "the answer is an array of 1 item"),
+        ("t0k3n-as-a-string", "the answer is a JSON string"),
+        ({f"k{i}": i for i in range(25)}, "the answer has keys k0, k1,"),
+    ],
+)
+async def test_the_shape_of_an_answer_without_a_token(
+    server: ScriptedServer, client: httpx.AsyncClient, answer: Any, outline: str
+) -> None:
+    server.script("/login", Reply(200, json=answer))
+    provider = LoginToken(client, "/login", USER, PASSWORD)
+
+    with pytest.raises(
+        AuthError, match=f"without a token at 'access_token' \\({outline}"
+    ) as raised:
+        await provider.token()
+
+    assert "t0k3n" not in str(raised.value)
+    assert "k24" not in str(raised.value)
+
+
+@pytest.mark.asyncio
+async def test_a_rejected_login_with_a_body_names_the_url_and_status_only(
+    server: ScriptedServer, client: httpx.AsyncClient
+) -> None:
+    add_envelope_login(server, "/api/users/login", expires_in=60)
+    provider = LoginToken(
+        client,
+        "/api/users/login",
+        token_path="user.token",
+        body={"user": {"email": EMAIL, "password": "wrong-pw-planted"}},
+        secrets=["wrong-pw-planted"],
+    )
+
+    with pytest.raises(AuthError) as raised:
+        await provider.token()
+
+    assert str(raised.value) == (
+        f"login at {server.url}/api/users/login failed: HTTP 422 Unprocessable Entity"
+    )
+    assert "wrong-pw-planted" not in repr(provider)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"username": USER}, "a login needs a body, or a username and a password"),
+        ({"body": {"user": {"email": EMAIL}}, "form": True}, "'user' holds an object"),
+        ({"body": {"pin": 1234}, "form": True}, "flat, with string values; 'pin' holds a number"),
+        (
+            {"username": USER, "password": PASSWORD, "token_path": "a..b"},
+            "token path: not a valid JMESPath expression 'a..b'",
+        ),
+    ],
+    ids=["no-credentials", "form-nested", "form-number", "bad-token-path"],
+)
+def test_login_configuration_mistakes_are_refused(arguments: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)) as raised:
+        LoginToken(lambda: build_http_client("http://127.0.0.1:9"), "/login", **arguments)
+    assert "\n" not in str(raised.value)
+
+
+def test_auth_header_schemes() -> None:
+    assert auth_header("t") == {"Authorization": "Bearer t"}
+    assert auth_header("t", scheme="Token") == {"Authorization": "Token t"}
+    assert auth_header("t", header="X-API-Key", scheme="") == {"X-API-Key": "t"}
 
 
 # --- OAuth2 client credentials with the real azure-identity -----------------------------------

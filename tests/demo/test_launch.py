@@ -2,7 +2,8 @@
 
 ``up`` uses the local PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) when they answer, or
 starts throwaway ones (forced here with the hidden ``--throwaway`` flag). Every test that starts a
-demo stops it again, however the test ends.
+demo stops it again, however the test ends. Both apps: ``items`` (the default) and ``articles``
+(``--app articles``: PostgreSQL only, plain HTTP).
 """
 
 from __future__ import annotations
@@ -57,6 +58,14 @@ PROFILE_KEYS = {
     "AZURE_LOGS_ENDPOINT",
     "VM_RESOURCE_ID",
     "AZURE_LOG_WORKSPACE_ID",
+}
+ARTICLES_DIR = ROOT / "examples" / "articles"
+ARTICLES_PROFILE_KEYS = {
+    "GATEWAY_URL",
+    "SMOKE_TEST_DATABASE_URL",
+    "SMOKE_TEST_USERNAME",
+    "SMOKE_TEST_PASSWORD",
+    "SMOKE_TEST_CHECKS_FILE",
 }
 PG_NOT_FOUND = (
     "launch.py: PostgreSQL not found: start one and set SMOKE_DEMO_POSTGRES_URL, "
@@ -205,7 +214,15 @@ def down(demo: Demo, env: dict[str, str] | None = None) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [[], ["up"], ["down"], ["up", "--state-dir", "x", "--fault", "no-such-fault"], ["sideways"]],
+    [
+        [],
+        ["up"],
+        ["down"],
+        ["up", "--state-dir", "x", "--fault", "no-such-fault"],
+        ["sideways"],
+        ["up", "--state-dir", "x", "--app", "no-such-app"],
+        ["up", "--state-dir", "x", "--app", "articles", "--fault", "slow"],
+    ],
 )
 def test_bad_usage_exits_2(args: list[str]) -> None:
     result = launcher(*args)
@@ -213,11 +230,21 @@ def test_bad_usage_exits_2(args: list[str]) -> None:
     assert "usage: launch.py" in result.stderr
 
 
+def test_a_fault_the_articles_app_lacks_is_named() -> None:
+    result = launcher("up", "--state-dir", "x", "--app", "articles", "--fault", "events-off")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "launch.py up: error: argument --fault: 'events-off' is not a fault of the articles app "
+        "(choose from database-down, endpoint-500, auth-broken)"
+    )
+
+
 def test_help_does_not_show_the_hidden_flag() -> None:
     result = launcher("up", "--help")
     assert result.returncode == 0
     assert "--state-dir" in result.stdout
     assert "--fault" in result.stdout
+    assert "{items,articles}" in result.stdout
     assert "--throwaway" not in result.stdout
 
 
@@ -409,4 +436,138 @@ def test_throwaway_postgresql_and_redis(up: Callable[..., Demo]) -> None:
     assert not pgdata.exists()
     for directory in state["dirs"]:
         assert not Path(directory).exists()
+    assert not demo.state_dir.exists()
+
+
+# --- the articles app --------------------------------------------------------------------------
+
+needs_articles = pytest.mark.skipif(
+    not (ARTICLES_DIR / "articles_api" / "main.py").exists(),
+    reason="examples/articles is not written yet",
+)
+
+
+def articles_login(profile: dict[str, str]) -> httpx.Response:
+    return httpx.post(
+        f"{profile['GATEWAY_URL']}/api/auth/token",
+        data={
+            "username": profile["SMOKE_TEST_USERNAME"],
+            "password": profile["SMOKE_TEST_PASSWORD"],
+        },
+        timeout=10,
+    )
+
+
+def articles_list(profile: dict[str, str], token: str) -> httpx.Response:
+    headers = {"Authorization": f"Token {token}"}
+    return httpx.get(f"{profile['GATEWAY_URL']}/api/articles/", headers=headers, timeout=10)
+
+
+def healthz(profile: dict[str, str]) -> httpx.Response:
+    return httpx.get(f"{profile['GATEWAY_URL']}/api/healthz", timeout=10)
+
+
+def role_exists(name: str) -> bool:
+    async def look() -> bool:
+        conn = await asyncpg.connect(LOCAL_POSTGRES_URL, timeout=5)
+        try:
+            return bool(await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", name))
+        finally:
+            await conn.close()
+
+    return asyncio.run(look())
+
+
+@needs_articles
+@needs_local_postgres
+def test_two_articles_apps_side_by_side_then_down(up: Callable[..., Demo], tmp_path: Path) -> None:
+    # No Redis anywhere on the PATH, none configured: the articles app does not need one.
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    no_redis = {"PATH": str(empty), "SMOKE_DEMO_REDIS_URL": "redis://127.0.0.1:1/0"}
+    first = up("first", "--app", "articles", env=no_redis)
+    second = up("second", "--app", "articles", env=no_redis)
+    for demo in (first, second):
+        assert set(demo.profile) == ARTICLES_PROFILE_KEYS
+        assert "Redis" not in demo.stderr
+        assert "Azure" not in demo.stderr
+        assert stat.S_IMODE(demo.profile_path.stat().st_mode) == 0o600
+        assert not (demo.state_dir / "ca.pem").exists()
+        profile = demo.profile
+        assert profile["GATEWAY_URL"].startswith("http://127.0.0.1:")
+        assert profile["SMOKE_TEST_CHECKS_FILE"] == str(ARTICLES_DIR / "smoke-checks.toml")
+        assert profile["SMOKE_TEST_USERNAME"] == "smoke-bot"
+        database = urlsplit(profile["SMOKE_TEST_DATABASE_URL"])
+        # Each run logs in as its own role, named like its database: no shared password.
+        assert database.username == database.path.lstrip("/")
+        assert database.username.startswith("smoke_articles_")
+        assert database.password
+        assert database_exists(profile["SMOKE_TEST_DATABASE_URL"])
+        assert healthz(profile).json() == {"status": "pass"}
+        login = articles_login(profile)
+        assert login.status_code == 200, login.text
+        assert login.json()["token_type"] == "bearer"
+        listing = articles_list(profile, login.json()["access_token"])
+        assert listing.json() == {"articles": [], "articlesCount": 0}
+    first_role = urlsplit(first.profile["SMOKE_TEST_DATABASE_URL"]).username
+    second_role = urlsplit(second.profile["SMOKE_TEST_DATABASE_URL"]).username
+    assert first_role != second_role
+    assert first.profile["SMOKE_TEST_PASSWORD"] != second.profile["SMOKE_TEST_PASSWORD"]
+    # The state records the role with the database, so that down drops both.
+    state = json.loads((first.state_dir / "state.json").read_text())
+    assert state["app"] == "articles"
+    assert state["database"]["role"] == first_role
+
+    down(first)
+    assert not listening(port_of(first.profile["GATEWAY_URL"]))
+    assert not database_exists(f"{LOCAL_POSTGRES_URL.rpartition('/')[0]}/{first_role}")
+    assert not role_exists(str(first_role))
+    assert not first.state_dir.exists()
+    assert healthz(second.profile).status_code == 200  # the other one is untouched
+    down(second)
+    assert not role_exists(str(second_role))
+    assert role_exists("articles_app")  # the schema's group role stays, like demo_app
+
+
+@needs_articles
+@needs_local_postgres
+def test_articles_fault_database_down(up: Callable[..., Demo]) -> None:
+    demo = up("broken", "--app", "articles", "--fault", "database-down")
+    database_url = demo.profile["SMOKE_TEST_DATABASE_URL"]
+    assert not listening(port_of(database_url))
+    response = healthz(demo.profile)
+    assert response.status_code == 503
+    assert response.json() == {"status": "fail"}
+    # The database itself exists (down drops it), only the URLs point elsewhere.
+    state = json.loads((demo.state_dir / "state.json").read_text())
+    assert state["database"]["name"] == urlsplit(database_url).path.lstrip("/")
+    down(demo)
+
+
+@needs_articles
+@needs_local_postgres
+@pytest.mark.parametrize("fault", ["endpoint-500", "auth-broken"])
+def test_articles_faults_reach_the_app(up: Callable[..., Demo], fault: str) -> None:
+    demo = up(fault, "--app", "articles", "--fault", fault)
+    assert healthz(demo.profile).status_code == 200
+    login = articles_login(demo.profile)
+    assert login.status_code == 200
+    listing = articles_list(demo.profile, login.json()["access_token"])
+    assert listing.status_code == (500 if fault == "endpoint-500" else 403)
+    down(demo)
+
+
+@needs_articles
+@needs_server_binaries
+def test_articles_on_a_throwaway_postgresql(up: Callable[..., Demo]) -> None:
+    demo = up("throwaway", "--app", "articles", "--throwaway")
+    assert "PostgreSQL: throwaway server" in demo.stderr
+    assert "Redis" not in demo.stderr
+    pg_port = port_of(demo.profile["SMOKE_TEST_DATABASE_URL"])
+    assert pg_port != 5432
+    assert healthz(demo.profile).status_code == 200
+    assert articles_login(demo.profile).status_code == 200
+    down(demo)
+    assert not listening(pg_port)
+    assert not listening(port_of(demo.profile["GATEWAY_URL"]))
     assert not demo.state_dir.exists()

@@ -2,6 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+# pytester drops the modules a test imported first, and httpx imports httpcore lazily: were an
+# in-process run the first to make a request, the next test would get a second httpcore whose
+# errors httpx no longer recognises (httpcore.ConnectError escaping instead of httpx's).
+import httpcore  # noqa: F401
 import pytest
 
 from pytest_smoke.settings import PROFILE_ENV, PROFILE_FILE_ENV, SPECS

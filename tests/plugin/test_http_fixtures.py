@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
+import textwrap
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, ClassVar
+from urllib.parse import parse_qsl
 
 # Imported before any pytester run: pytester drops modules first imported during a test.
 import httpx  # noqa: F401
@@ -150,6 +152,293 @@ def test_rejected_login_is_a_clear_error_without_the_password(
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*login at * as 'smoke-bot' failed: HTTP 401 Unauthorized*"])
     assert "wrong-pw-planted" not in result.stdout.str()
+
+
+# --- login bodies, token paths and header schemes configured in the checks file -------------
+
+USER, EMAIL, PASSWORD = "rw-bot-planted", "rw-bot@example.com", "rw-pw-planted-1138"
+#: Issued by the form login (a JWT, as FastAPI issues) and by the JSON envelope login.
+FORM_TOKEN = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJydy1ib3QifQ.form-token-planted"
+ENVELOPE_TOKEN = "envelope-token-planted-2001"
+API_KEY = "api-key-planted-4242"
+
+
+class RealWorld(BaseHTTPRequestHandler):
+    """Services that differ from the default login in every convention.
+
+    ``POST /api/auth/token``: FastAPI's OAuth2 password form -> ``{"access_token", "token_type"}``;
+    ``POST /api/users/login``: JSON ``{"user": {"email", "password"}}`` -> ``{"user": {...,
+    "token"}}``; ``GET /api/articles/``: ``Authorization: Token <jwt>`` only (Bearer: 403);
+    ``GET /api/keyed``: ``X-API-Key: <key>`` only.
+    """
+
+    hits: ClassVar[Counter[str]] = Counter()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _answer(self, status: int, body: object) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self.hits[self.path] += 1
+        tokens = {f"Token {FORM_TOKEN}", f"Token {ENVELOPE_TOKEN}"}
+        if self.path == "/api/articles/":
+            ok = self.headers.get("Authorization") in tokens
+            self._answer(200 if ok else 403, {"articles": []} if ok else {"detail": "no"})
+        elif self.path == "/api/keyed":
+            ok = self.headers.get("X-API-Key") == API_KEY and "Authorization" not in self.headers
+            self._answer(200 if ok else 401, {"ok": ok})
+        else:
+            self._answer(404, {"detail": "Not Found"})
+
+    def do_POST(self) -> None:
+        self.hits[self.path] += 1
+        raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        kind = self.headers.get("Content-Type", "")
+        if self.path == "/api/auth/token":
+            form = dict(parse_qsl(raw)) if kind == "application/x-www-form-urlencoded" else {}
+            if (form.get("username"), form.get("password")) == (USER, PASSWORD):
+                self._answer(200, {"access_token": FORM_TOKEN, "token_type": "bearer"})
+            else:
+                self._answer(422 if not form else 400, {"detail": "Incorrect username or password"})
+        elif self.path == "/api/users/login" and kind == "application/json":
+            user = json.loads(raw or "{}").get("user") or {}
+            if (user.get("email"), user.get("password")) == (EMAIL, PASSWORD):
+                answer = {"email": EMAIL, "username": USER, "token": ENVELOPE_TOKEN}
+                self._answer(200, {"user": answer})
+            else:
+                self._answer(422, {"errors": {"body": ["invalid credentials"]}})
+        else:
+            self._answer(404, {"detail": "Not Found"})
+
+
+@pytest.fixture
+def realworld() -> Iterator[str]:
+    RealWorld.hits.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RealWorld)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def checks_project(pytester: pytest.Pytester, profile: str, checks: str) -> None:
+    project(pytester, profile)
+    pytester.makefile(".toml", checks=checks)
+
+
+#: A failing test that prints, logs and asserts on the token, the headers and the login body.
+LEAKY_TEST = """
+    import logging
+
+    async def test_leaks(test_user_token, auth_headers, smoke_checks):
+        print("token", test_user_token, auth_headers, smoke_checks.get("auth.login.body"))
+        logging.getLogger("app").error("sent %s", auth_headers)
+        assert not test_user_token
+"""
+
+
+def with_leaky_test(source: str) -> str:
+    return textwrap.dedent(source) + textwrap.dedent(LEAKY_TEST)
+
+
+def assert_never_shown(output: str, *secrets: str) -> None:
+    for secret in secrets:
+        assert secret not in output
+    assert "***" in output
+
+
+def test_oauth2_password_form_login_with_a_token_scheme(
+    pytester: pytest.Pytester, realworld: str
+) -> None:
+    checks_project(
+        pytester,
+        f"GATEWAY_URL={realworld}\nSMOKE_TEST_USERNAME={USER}\nSMOKE_TEST_PASSWORD={PASSWORD}\n",
+        """
+        [auth]
+        protected = "/api/articles/"
+        scheme = "Token"
+
+        [auth.login]
+        url = "/api/auth/token"
+        format = "form"
+        body = { username = "${SMOKE_TEST_USERNAME}", password = "${SMOKE_TEST_PASSWORD}" }
+        token = "access_token"
+        """,
+    )
+    pytester.makepyfile(
+        with_leaky_test("""
+        import pytest
+
+        @pytest.mark.parametrize("i", range(2))
+        async def test_articles(http_client, auth_headers, i):
+            assert list(auth_headers) == ["Authorization"]
+            assert auth_headers["Authorization"].startswith("Token ")
+            answer = await http_client.get("/api/articles/", headers=auth_headers)
+            assert answer.status_code == 200
+            bearer = {"Authorization": auth_headers["Authorization"].replace("Token", "Bearer")}
+            assert (await http_client.get("/api/articles/", headers=bearer)).status_code == 403
+        """)
+    )
+    result = pytester.runpytest("--smoke-env", "svc", "--smoke-checks", "checks.toml", "-rA")
+    result.assert_outcomes(passed=2, failed=1)
+    assert RealWorld.hits["/api/auth/token"] == 1  # one login for the session
+    assert_never_shown(result.stdout.str() + result.stderr.str(), FORM_TOKEN, PASSWORD, USER)
+
+
+@pytest.mark.parametrize("absolute", [False, True], ids=["path-on-gateway", "full-url"])
+def test_json_envelope_login_with_the_token_inside_the_envelope(
+    pytester: pytest.Pytester, realworld: str, absolute: bool
+) -> None:
+    # GATEWAY_URL with a base path: a login path joins onto it as http_client joins its paths
+    url = f"{realworld}/api/users/login" if absolute else "/users/login"
+    checks_project(
+        pytester,
+        f"GATEWAY_URL={realworld}/api\nLOGIN_EMAIL={EMAIL}\nSMOKE_TEST_PASSWORD={PASSWORD}\n",
+        f"""
+        [auth]
+        scheme = "Token"
+
+        [auth.login]
+        url = "{url}"
+        body = {{ user = {{ email = "${{LOGIN_EMAIL}}", password = "${{SMOKE_TEST_PASSWORD}}" }} }}
+        token = "user.token"
+        """,
+    )
+    pytester.makepyfile(
+        with_leaky_test("""
+        async def test_articles(http_client, auth_headers):
+            assert (await http_client.get("/articles/", headers=auth_headers)).status_code == 200
+        """)
+    )
+    result = pytester.runpytest("--smoke-env", "svc", "--smoke-checks", "checks.toml", "-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    assert RealWorld.hits["/api/users/login"] == 1
+    assert_never_shown(result.stdout.str() + result.stderr.str(), ENVELOPE_TOKEN, PASSWORD, EMAIL)
+
+
+def test_a_static_key_in_an_api_key_header(pytester: pytest.Pytester, realworld: str) -> None:
+    checks_project(
+        pytester,
+        f"GATEWAY_URL={realworld}\nSMOKE_TEST_TOKEN={API_KEY}\n",
+        """
+        [auth]
+        header = "X-API-Key"
+        scheme = ""
+        """,
+    )
+    pytester.makepyfile(
+        with_leaky_test("""
+        async def test_keyed(http_client, auth_headers, test_user_token):
+            assert auth_headers == {"X-API-Key": test_user_token}
+            assert (await http_client.get("/api/keyed", headers=auth_headers)).status_code == 200
+        """)
+    )
+    result = pytester.runpytest("--smoke-env", "svc", "--smoke-checks", "checks.toml", "-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    assert_never_shown(result.stdout.str() + result.stderr.str(), API_KEY)
+
+
+def test_a_static_token_wins_over_a_configured_login(pytester: pytest.Pytester) -> None:
+    # The login path would need GATEWAY_URL; with SMOKE_TEST_TOKEN set it is never looked at.
+    checks_project(
+        pytester,
+        f"SMOKE_TEST_TOKEN={API_KEY}\n",
+        '[auth.login]\nurl = "/api/auth/token"\nformat = "form"\n',
+    )
+    pytester.makepyfile(f"""
+        async def test_token(test_user_token):
+            assert test_user_token == {API_KEY!r}
+    """)
+    result = pytester.runpytest("--smoke-env", "svc", "--smoke-checks", "checks.toml")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_login_body_applies_to_the_profile_login_url(
+    pytester: pytest.Pytester, realworld: str
+) -> None:
+    # No url in [auth.login]: SMOKE_TEST_LOGIN_URL, with the file's body and token path.
+    checks_project(
+        pytester,
+        f"SMOKE_TEST_LOGIN_URL={realworld}/api/users/login\nSMOKE_TEST_PASSWORD={PASSWORD}\n"
+        f"SMOKE_TEST_TOKEN_PATH=user.token\nLOGIN_EMAIL={EMAIL}\n",
+        """
+        [auth.login]
+        body = { user = { email = "${LOGIN_EMAIL}", password = "${SMOKE_TEST_PASSWORD}" } }
+        """,
+    )
+    pytester.makepyfile(f"""
+        async def test_token(test_user_token, auth_headers):
+            assert test_user_token == {ENVELOPE_TOKEN!r}
+            assert auth_headers == {{"Authorization": "Bearer {ENVELOPE_TOKEN}"}}
+    """)
+    result = pytester.runpytest("--smoke-env", "svc", "--smoke-checks", "checks.toml")
+    result.assert_outcomes(passed=1)
+
+
+def test_no_token_at_the_path_names_the_path_and_the_answer_keys(
+    pytester: pytest.Pytester, realworld: str
+) -> None:
+    checks_project(
+        pytester,
+        f"GATEWAY_URL={realworld}\nSMOKE_TEST_PASSWORD={PASSWORD}\n",
+        f"""
+        [auth.login]
+        url = "/api/users/login"
+        body = {{ user = {{ email = "{EMAIL}", password = "${{SMOKE_TEST_PASSWORD}}" }} }}
+        """,
+    )
+    pytester.makepyfile("async def test_token(test_user_token): pass")
+    result = pytester.runpytest("--smoke-env", "svc", "--smoke-checks", "checks.toml")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*login at {realworld}/api/users/login answered HTTP 200 without a token at "
+            "'access_token' (the answer has keys user); point the token path (auth.login.token "
+            "in the checks file, or SMOKE_TEST_TOKEN_PATH) at the token"
+        ]
+    )
+    output = result.stdout.str()
+    assert ENVELOPE_TOKEN not in output
+    assert PASSWORD not in output
+
+
+def test_a_rejected_form_login_names_the_url_and_status(
+    pytester: pytest.Pytester, realworld: str
+) -> None:
+    checks_project(
+        pytester,
+        f"GATEWAY_URL={realworld}\nSMOKE_TEST_USERNAME={USER}\nSMOKE_TEST_PASSWORD=wrong-planted-7\n",
+        """
+        [auth.login]
+        url = "/api/auth/token"
+        format = "form"
+        """,
+    )
+    pytester.makepyfile("async def test_token(test_user_token): pass")
+    result = pytester.runpytest("--smoke-env", "svc", "--smoke-checks", "checks.toml")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [f"*login at {realworld}/api/auth/token as '{USER}' failed: HTTP 400 Bad Request*"]
+    )
+    assert "wrong-planted-7" not in result.stdout.str()
+
+
+def test_a_login_url_without_credentials_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    project(pytester, "SMOKE_TEST_LOGIN_URL=https://api.example.com/login\nSMOKE_TEST_USERNAME=u\n")
+    pytester.makepyfile("async def test_token(test_user_token): pass")
+    result = pytester.runpytest("--smoke-env", "svc")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*smoke: SMOKE_TEST_LOGIN_URL is set (profile .env.svc) but SMOKE_TEST_PASSWORD is not;*"]
+    )
 
 
 def closed_port() -> int:

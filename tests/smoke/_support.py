@@ -1,16 +1,18 @@
-"""Shared by the bundled smoke modules: reading the checks file, unique markers, settings."""
+"""Shared by the bundled smoke modules: the checks file, the CRUD resource, session settings."""
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    import httpx
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
     from pytest_smoke.checks import Checks
+    from pytest_smoke.checks.ledger import Ledger
+    from pytest_smoke.checks.resource import Resource
 
 #: Every async check runs in the session's event loop: engines and clients are pooled across
 #: checks whatever the project's default loop scope.
@@ -18,28 +20,24 @@ ASYNC = pytest.mark.asyncio(loop_scope="session")
 
 
 def need(checks: Checks, dotted: str) -> Any:
-    """The checks-file value at ``dotted``, or skip naming what to add to the checks file."""
-    value = checks.get(dotted)
-    if value is None or value in ([], {}):
+    """The checks-file value at ``dotted``, or skip naming what to add to the checks file.
+
+    A guard only: the checks declare what they need with ``needs_checks``, and a check whose
+    keys are missing is deselected before it runs.
+    """
+    if not checks.has(dotted):
         where = f" ({checks.path})" if checks.path else " (set SMOKE_TEST_CHECKS_FILE)"
         pytest.skip(f"the checks file has no {dotted}{where}")
-    return value
+    return checks.get(dotted)
 
 
-def new_marker() -> str:
-    """A value unique to this check, for names the check creates (and then removes)."""
-    return f"smoke-{uuid.uuid4().hex[:12]}"
+def crud_resource(
+    client: httpx.AsyncClient, headers: dict[str, str], checks: Checks, ledger: Ledger
+) -> Resource:
+    """The checks file's ``[crud]`` resource, whatever it creates recorded on ``ledger``."""
+    from pytest_smoke.checks.resource import Resource
 
-
-def fill(value: Any, marker: str) -> Any:
-    """``value`` with every ``{marker}`` replaced, in strings, lists and tables."""
-    if isinstance(value, str):
-        return value.replace("{marker}", marker)
-    if isinstance(value, list):
-        return [fill(item, marker) for item in value]
-    if isinstance(value, dict):
-        return {key: fill(item, marker) for key, item in value.items()}
-    return value
+    return Resource(client, need(checks, "crud"), headers=headers, ledger=ledger)
 
 
 async def apply_session_settings(target: AsyncSession | AsyncConnection, checks: Checks) -> None:

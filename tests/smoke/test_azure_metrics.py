@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ._support import ASYNC, need
+from ._support import ASYNC
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -60,6 +60,7 @@ async def test_vm_metrics_within_thresholds(
     assert not failing, "; ".join(failing)
 
 
+@pytest.mark.needs_checks("azure.logs.query", "azure.logs.threshold")
 async def test_logs_since_deployment_within_threshold(
     logs_client: LogsQueryClient,
     smoke_settings: Settings,
@@ -79,9 +80,9 @@ async def test_logs_since_deployment_within_threshold(
     result = await run_log_check(
         logs_client,
         workspace,
-        need(smoke_checks, "azure.logs.query"),
-        timespan=datetime.timedelta(minutes=int(smoke_checks.get("azure.logs.minutes", 15))),
-        threshold=float(need(smoke_checks, "azure.logs.threshold")),
+        smoke_checks.get("azure.logs.query"),
+        timespan=datetime.timedelta(minutes=smoke_checks.get("azure.logs.minutes")),
+        threshold=float(smoke_checks.get("azure.logs.threshold")),
     )
     if result.state is LogState.PARTIAL:
         smoke_warning(f"partial log result: {result.detail}")

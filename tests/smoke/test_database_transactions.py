@@ -1,6 +1,8 @@
 """Database: the deployment's PostgreSQL accepts work, keeps its promises and enforces its rules.
 
-Every check runs inside a transaction that is rolled back: nothing is left behind.
+Every check runs inside a transaction that is rolled back: nothing is left behind. The checks
+that write scratch rows are marked ``writes``: under a read-only profile (SMOKE_TEST_READ_ONLY,
+or SMOKE_TEST_DB_READ_ONLY for the database alone) they are not run, and the others read only.
 """
 
 from __future__ import annotations
@@ -10,12 +12,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ._support import ASYNC, apply_session_settings, need, new_marker
+from pytest_smoke.checks.templates import new_marker
+
+from ._support import ASYNC, apply_session_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
     from pytest_smoke.checks import Checks
+
+#: The checks-file keys of the scratch row the writing checks insert and count.
+SCRATCH = ("database.scratch.insert", "database.scratch.count")
 
 pytestmark = [pytest.mark.smoke, pytest.mark.database, ASYNC]
 
@@ -36,6 +43,8 @@ async def test_database_connectivity_and_version(
     assert major >= minimum, f"PostgreSQL {major} is older than the required {minimum}"
 
 
+@pytest.mark.writes
+@pytest.mark.needs_checks(*SCRATCH)
 async def test_commit_and_rollback(db_session: AsyncSession, smoke_checks: Checks) -> None:
     """A committed write is visible; a rolled-back one is gone.
 
@@ -43,8 +52,8 @@ async def test_commit_and_rollback(db_session: AsyncSession, smoke_checks: Check
     """
     from sqlalchemy import text
 
-    insert = text(need(smoke_checks, "database.scratch.insert"))
-    count = text(need(smoke_checks, "database.scratch.count"))
+    insert = text(smoke_checks.get("database.scratch.insert"))
+    count = text(smoke_checks.get("database.scratch.count"))
     await apply_session_settings(db_session, smoke_checks)
     kept, undone = new_marker(), new_marker()
     await db_session.execute(insert, {"marker": kept})
@@ -56,6 +65,8 @@ async def test_commit_and_rollback(db_session: AsyncSession, smoke_checks: Check
     assert (await db_session.execute(count, {"marker": undone})).scalar_one() == 0
 
 
+@pytest.mark.writes
+@pytest.mark.needs_checks(*SCRATCH)
 async def test_concurrent_transactions_are_isolated(
     db_engine: AsyncEngine, smoke_checks: Checks
 ) -> None:
@@ -65,8 +76,8 @@ async def test_concurrent_transactions_are_isolated(
     """
     from sqlalchemy import text
 
-    insert = text(need(smoke_checks, "database.scratch.insert"))
-    count = text(need(smoke_checks, "database.scratch.count"))
+    insert = text(smoke_checks.get("database.scratch.insert"))
+    count = text(smoke_checks.get("database.scratch.count"))
     marker = new_marker()
     async with db_engine.connect() as writer, db_engine.connect() as reader:
         await writer.begin()
@@ -91,6 +102,8 @@ VIOLATIONS = {
 }
 
 
+@pytest.mark.writes
+@pytest.mark.needs_checks("database.violations")
 async def test_constraints_are_enforced(db_session: AsyncSession, smoke_checks: Checks) -> None:
     """Each configured violation (unique, foreign key, check...) is refused by the database.
 
@@ -99,7 +112,7 @@ async def test_constraints_are_enforced(db_session: AsyncSession, smoke_checks: 
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
-    violations = need(smoke_checks, "database.violations")
+    violations = smoke_checks.get("database.violations")
     await apply_session_settings(db_session, smoke_checks)
     failures = []
     for violation in violations:
@@ -130,11 +143,14 @@ async def test_connection_pool_under_concurrent_load(db_engine: AsyncEngine) -> 
 
     async def query() -> int:
         async with db_engine.connect() as connection:
-            return int((await connection.execute(text("SELECT 1 FROM pg_sleep(0.05)"))).scalar())
+            result = await connection.execute(text("SELECT 1 FROM pg_sleep(0.05)"))
+            return int(result.scalar_one())
 
     assert await asyncio.gather(*(query() for _ in range(10))) == [1] * 10
 
 
+@pytest.mark.writes
+@pytest.mark.needs_checks("database.rls", *SCRATCH)
 async def test_row_level_security_isolates_tenants(
     db_session: AsyncSession, smoke_checks: Checks
 ) -> None:
@@ -144,9 +160,9 @@ async def test_row_level_security_isolates_tenants(
     """
     from sqlalchemy import text
 
-    rls = need(smoke_checks, "database.rls")
-    insert = text(need(smoke_checks, "database.scratch.insert"))
-    count = text(need(smoke_checks, "database.scratch.count"))
+    rls = smoke_checks.get("database.rls")
+    insert = text(smoke_checks.get("database.scratch.insert"))
+    count = text(smoke_checks.get("database.scratch.count"))
     set_tenant = text("SELECT set_config(:name, :value, true)")
     marker = new_marker()
     await apply_session_settings(db_session, smoke_checks)
@@ -202,6 +218,7 @@ async def test_pgvector_similarity(db_session: AsyncSession) -> None:
     assert distance == pytest.approx(1.0)
 
 
+@pytest.mark.needs_checks("database.required_tables")
 async def test_schema_is_migrated(db_session: AsyncSession, smoke_checks: Checks) -> None:
     """The required tables exist, and the Alembic revision is the expected head if configured.
 
@@ -209,7 +226,7 @@ async def test_schema_is_migrated(db_session: AsyncSession, smoke_checks: Checks
     """
     from sqlalchemy import text
 
-    tables = need(smoke_checks, "database.required_tables")
+    tables = smoke_checks.get("database.required_tables")
     missing = [
         table
         for table in tables

@@ -1,24 +1,26 @@
 """Event bus: Redis carries events between services, keeps them as long as it should, and
 routes failed work to retries and a dead-letter stream.
 
-Every key and stream the checks write lives under the run's prefix and is removed afterwards.
+Every key and stream the checks write lives under the run's prefix and is removed afterwards;
+the checks that store keys or streams (more than publishing) are marked ``writes``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._support import ASYNC, fill, need, new_marker
+from ._support import ASYNC, crud_resource
 
 if TYPE_CHECKING:
     import httpx
     import redis.asyncio
 
     from pytest_smoke.checks import Checks
+    from pytest_smoke.checks.ledger import Ledger
     from pytest_smoke.clients.redis_bus import EventBus
 
 pytestmark = [pytest.mark.smoke, pytest.mark.redis, ASYNC]
@@ -60,6 +62,7 @@ async def test_multiple_subscribers_each_get_every_event(event_bus: EventBus) ->
             assert received == list(range(20))
 
 
+@pytest.mark.writes
 async def test_persisted_event_expires(event_bus: EventBus) -> None:
     """A persisted event can be read back and carries a time to live.
 
@@ -70,6 +73,7 @@ async def test_persisted_event_expires(event_bus: EventBus) -> None:
     assert 0 < await event_bus.ttl("last-order") <= 60
 
 
+@pytest.mark.writes
 async def test_failed_work_is_retried_then_dead_lettered(event_bus: EventBus) -> None:
     """A job that keeps failing is delivered again, then moved to the dead-letter stream.
 
@@ -94,49 +98,64 @@ async def test_failed_work_is_retried_then_dead_lettered(event_bus: EventBus) ->
     assert (await event_bus.pending("jobs", "workers")).count == 0
 
 
+@pytest.mark.writes
+@pytest.mark.needs_checks("events.channel", "events.created_type", "crud.collection")
 async def test_service_write_publishes_an_event(
     http_client: httpx.AsyncClient,
     auth_headers: dict[str, str],
     redis_client: redis.asyncio.Redis,
     smoke_checks: Checks,
+    smoke_resources: Ledger,
 ) -> None:
-    """Creating a resource through the service publishes its event on the bus.
+    """Creating the checks file's resource through the service publishes an event about it
+    (``events.created_type``) on ``events.channel``; the resource is deleted again.
 
     Impact: downstream services never hear of new data.
     """
-    channel = need(smoke_checks, "events.channel")
-    path = need(smoke_checks, "crud.path")
-    marker = new_marker()
+    channel = smoke_checks.get("events.channel")
+    expected = smoke_checks.get("events.created_type")
+    resource = crud_resource(http_client, auth_headers, smoke_checks, smoke_resources)
     pubsub = redis_client.pubsub()
-    await pubsub.subscribe(channel)
-    created = None
     try:
-        while (await pubsub.get_message(timeout=1)) is None:  # the subscribe confirmation
-            pass
-        response = await http_client.post(
-            path, json=fill(need(smoke_checks, "crud.create"), marker), headers=auth_headers
+        await pubsub.subscribe(channel)
+        async with asyncio.timeout(5):  # the confirmation: events published before it are lost
+            while (await pubsub.get_message(timeout=1)) is None:
+                pass
+        async with resource.created() as item:
+            event, others = await _event_about(pubsub, item.marker, item.id, timeout=5)
+        assert event is not None, (
+            f"no event about the created item on {channel!r} within 5 s of the write "
+            f"({others} other event(s) seen)"
         )
-        assert response.status_code in (200, 201), response.text
-        created = response.json()
-        event = await _next_event(pubsub, timeout=5)
-        expected = smoke_checks.get("events.created_type")
-        assert event is not None, f"no event on {channel!r} within 5 s of the write"
-        if expected:
-            assert event.get("type") == expected
+        assert event.get("type") == expected, (
+            f"the first event about the created item is {event.get('type')!r}, not {expected!r}"
+        )
     finally:
-        if created is not None:
-            item_id = created[smoke_checks.get("crud.id_field", "id")]
-            await http_client.delete(f"{path}/{item_id}", headers=auth_headers)
-        await pubsub.aclose()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
-async def _next_event(pubsub: redis.asyncio.client.PubSub, *, timeout: float) -> dict | None:
+async def _event_about(
+    pubsub: redis.asyncio.client.PubSub, marker: str, item_id: Any, *, timeout: float
+) -> tuple[dict[str, Any] | None, int]:
+    """The first event naming the item (its marker or its id), and how many others came first.
+
+    Other checks write to the same channel at the same time: the first event is not ours.
+    """
     import json
 
+    others = 0
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-        if message and message.get("type") == "message":
-            data = json.loads(message["data"])
-            return data if isinstance(data, dict) else {"data": data}
-    return None
+        if not message or message.get("type") != "message":
+            continue
+        raw = message["data"]
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = raw
+        event = data if isinstance(data, dict) else {"data": data}
+        if marker in str(raw) or event.get("id") == item_id:
+            return event, others
+        others += 1
+    return None, others

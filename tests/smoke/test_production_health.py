@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ._support import ASYNC, need
+from ._support import ASYNC
 
 if TYPE_CHECKING:
     import httpx
@@ -22,12 +22,15 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.smoke, pytest.mark.service, ASYNC]
 
 
+@pytest.mark.needs_checks("production.headers_path")
 async def test_security_headers(http_client: httpx.AsyncClient, smoke_checks: Checks) -> None:
     """Responses carry the security headers (HSTS when served over HTTPS).
 
     Impact: browsers are left open to sniffing, framing and downgrade attacks.
     """
-    response = await http_client.get(need(smoke_checks, "production.headers_path"))
+    response = await http_client.get(
+        smoke_checks.get("production.headers_path"), follow_redirects=True
+    )
     headers = response.headers
     missing = []
     if headers.get("x-content-type-options", "").lower() != "nosniff":
@@ -40,6 +43,7 @@ async def test_security_headers(http_client: httpx.AsyncClient, smoke_checks: Ch
     assert not missing, f"missing: {', '.join(missing)}"
 
 
+@pytest.mark.needs_checks("production.cors")
 async def test_cors_allows_only_known_origins(
     http_client: httpx.AsyncClient, smoke_checks: Checks
 ) -> None:
@@ -47,19 +51,21 @@ async def test_cors_allows_only_known_origins(
 
     Impact: browsers of real users are refused, or any site can call the API.
     """
-    cors = need(smoke_checks, "production.cors")
+    cors = smoke_checks.get("production.cors")
 
     async def preflight(origin: str) -> str | None:
         response = await http_client.options(
             cors["path"],
             headers={"Origin": origin, "Access-Control-Request-Method": "GET"},
         )
-        return response.headers.get("access-control-allow-origin")
+        allowed: str | None = response.headers.get("access-control-allow-origin")
+        return allowed
 
     assert await preflight(cors["allowed_origin"]) in (cors["allowed_origin"], "*")
     assert await preflight(cors["denied_origin"]) is None
 
 
+@pytest.mark.needs_https
 async def test_tls_certificate_valid(
     http_client: httpx.AsyncClient, smoke_settings: Settings
 ) -> None:
@@ -70,8 +76,6 @@ async def test_tls_certificate_valid(
     from pytest_smoke.clients.http import build_ssl_context
 
     url = http_client.base_url
-    if url.scheme != "https":
-        pytest.skip(f"GATEWAY_URL is {url.scheme}://, not HTTPS: no certificate to check")
     context: ssl.SSLContext = build_ssl_context(smoke_settings.ca_bundle)
     host, port = url.host, url.port or 443
     _, writer = await asyncio.wait_for(
@@ -99,13 +103,18 @@ _METRIC_LINE = re.compile(
 )
 
 
+@pytest.mark.needs_checks("production.metrics_path")
 async def test_metrics_endpoint(http_client: httpx.AsyncClient, smoke_checks: Checks) -> None:
     """The metrics endpoint answers in the Prometheus text format.
 
     Impact: dashboards and alerts go blind right after the deployment.
     """
-    response = await http_client.get(need(smoke_checks, "production.metrics_path"))
-    assert response.status_code == 200
+    from pytest_smoke.checks.resource import check
+
+    response = await http_client.get(
+        smoke_checks.get("production.metrics_path"), follow_redirects=True
+    )
+    check(response, [200], key="production.metrics_path")
     assert response.headers.get("content-type", "").startswith("text/plain")
     lines = [line for line in response.text.splitlines() if line and not line.startswith("#")]
     assert lines, "no samples"

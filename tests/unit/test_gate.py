@@ -6,6 +6,7 @@ import pytest
 
 from pytest_smoke.gate import (
     EXIT_CODES,
+    NotApplicable,
     Outcome,
     Policy,
     PolicyError,
@@ -257,3 +258,22 @@ def test_a_recorded_warning_makes_an_all_passing_run_monitor() -> None:
 def test_warnings_never_soften_a_rollback() -> None:
     summary = run(TestResult("t.py::test_x", F, critical=True), warnings=("t.py::y: slow",))
     assert decide(summary).verdict is Verdict.ROLLBACK
+
+
+def test_not_applicable_and_left_behind_are_carried_never_counted() -> None:
+    deselected = (NotApplicable("redis (SMOKE_TEST_REDIS_URL)", ("t.py::a", "t.py::b", "t.py::c")),)
+    left = ("https://h/api/items/42 (DELETE -> 500)",)
+    decision = decide(run(results(P, P), not_applicable=deselected, left_behind=left))
+    assert decision.verdict is Verdict.PROCEED  # 3 not applicable of 5 would be 60% "skipped"
+    assert decision.totals.total == 2
+    assert (decision.not_applicable, decision.left_behind) == (deselected, left)
+
+
+def test_nothing_applicable_says_so() -> None:
+    deselected = (NotApplicable("read-only profile", ("t.py::a",)),)
+    decision = decide(run(not_applicable=deselected))
+    assert decision.verdict is Verdict.INVESTIGATE
+    assert decision.reasons == (
+        "no smoke test ran (1 smoke test not applicable to this deployment: not configured or "
+        "not run)",
+    )

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from pytest_smoke import merge as merging
-from pytest_smoke.gate import Outcome, Policy, RunSummary, TestResult, decide
+from pytest_smoke.gate import NotApplicable, Outcome, Policy, RunSummary, TestResult, decide
 from pytest_smoke.latency import percentile, request_summary
 from pytest_smoke.merge import (
     MergeError,
@@ -51,6 +51,8 @@ def document(
     duration: float = 60.0,
     ungated: int = 0,
     requests: Mapping[str, Any] | None = None,
+    not_applicable: Sequence[NotApplicable] = (),
+    left_behind: Sequence[str] = (),
 ) -> dict[str, Any]:
     """A shard report exactly as a run writes it."""
     policy = policy or Policy()
@@ -59,6 +61,8 @@ def document(
         collection_errors=collection_errors,
         worker_crashes=tuple(worker_crashes),
         interrupted=interrupted,
+        not_applicable=tuple(not_applicable),
+        left_behind=tuple(left_behind),
     )
     return report_document(
         decide(run, policy),
@@ -669,3 +673,70 @@ def test_estimated_percentiles_are_marked_in_the_block(write: Any) -> None:
         "requests: 3, p50 300 ms, p95 480 ms, p99 496 ms, max 500 ms (GET /r1), 0 retried "
         "(percentiles: the largest shard's)"
     ) in lines
+
+
+REDIS_UNSET = "redis (SMOKE_TEST_REDIS_URL)"
+READ_ONLY = "read-only profile"
+
+
+def test_not_applicable_and_left_behind_are_unioned(write: Any) -> None:
+    # A -k split: each shard lists what it deselected; a -n run inside a shard lists each once.
+    first = write(
+        "a.json",
+        document(
+            [t("a")],
+            not_applicable=[
+                NotApplicable(READ_ONLY, ("test_w.py::test_w1",)),
+                NotApplicable(REDIS_UNSET, ("test_bus.py::test_a", "test_bus.py::test_b")),
+            ],
+            left_behind=["https://h/api/items/1 (DELETE -> 500)"],
+        ),
+    )
+    second = write(
+        "b.json",
+        document(
+            [t("b")],
+            not_applicable=[
+                NotApplicable(REDIS_UNSET, ("test_bus.py::test_b", "test_bus.py::test_c")),
+                NotApplicable("checks file crud", ("test_crud.py::test_update",)),
+            ],
+            left_behind=[
+                "https://h/api/items/2 (DELETE -> timeout)",
+                "https://h/api/items/1 (DELETE -> 500)",
+            ],
+        ),
+    )
+    merged = merge([load_shard(first), load_shard(second)])
+    assert merged.run.not_applicable == (
+        NotApplicable(
+            REDIS_UNSET, ("test_bus.py::test_a", "test_bus.py::test_b", "test_bus.py::test_c")
+        ),
+        NotApplicable("checks file crud", ("test_crud.py::test_update",)),
+        NotApplicable(READ_ONLY, ("test_w.py::test_w1",)),
+    )
+    assert merged.run.left_behind == (
+        "https://h/api/items/1 (DELETE -> 500)",
+        "https://h/api/items/2 (DELETE -> timeout)",
+    )
+    decision = decide(merged.run, merged.policy)
+    assert decision.verdict == "PROCEED"  # listed, never counted
+    out = merged_document(merged, decision)
+    jsonschema.validate(out, SCHEMA)
+    assert out["not_applicable"][0] == {
+        "reason": REDIS_UNSET,
+        "tests": ["test_bus.py::test_a", "test_bus.py::test_b", "test_bus.py::test_c"],
+    }
+    assert out["left_behind"] == list(merged.run.left_behind)
+    block = verdict_block(merged, decision)
+    assert "left behind: https://h/api/items/2 (DELETE -> timeout)" in block
+    assert "not configured: redis (SMOKE_TEST_REDIS_URL), checks file crud: 4 checks" in block
+    assert "not run: read-only profile: 1 check that writes" in block
+
+
+def test_reports_without_not_applicable_or_left_behind_still_merge(write: Any) -> None:
+    old = document([t("a")])
+    del old["not_applicable"], old["left_behind"]
+    merged = merge(
+        [load_shard(write("old.json", old)), load_shard(write("new.json", document([t("b")])))]
+    )
+    assert (merged.run.not_applicable, merged.run.left_behind) == ((), ())

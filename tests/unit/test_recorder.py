@@ -100,3 +100,28 @@ def test_a_crash_after_setup_keeps_the_markers_from_setup() -> None:
     (result,) = recorder.summary().results
     assert result.critical
     assert result.categories == {"database"}
+
+
+def test_left_behind_entries_are_kept_once_in_order() -> None:
+    recorder = ResultRecorder()
+    recorder.add_left_behind(["https://h/1 (DELETE -> 500)", "https://h/2 (DELETE -> 503)"])
+    recorder.add_left_behind(["https://h/1 (DELETE -> 500)"])
+    assert recorder.summary().left_behind == (
+        "https://h/1 (DELETE -> 500)",
+        "https://h/2 (DELETE -> 503)",
+    )
+
+
+def test_not_applicable_from_several_workers_is_deduplicated_and_ordered() -> None:
+    recorder = ResultRecorder()
+    for _worker in range(2):  # every xdist worker collects, and reports, the whole suite
+        recorder.add_not_applicable("read-only profile", ["t::w"])
+        recorder.add_not_applicable("checks file crud", ["t::u", "t::f"])
+        recorder.add_not_applicable("redis (SMOKE_TEST_REDIS_URL)", ["t::bus"])
+    summary = recorder.summary()
+    assert [(group.reason, group.tests) for group in summary.not_applicable] == [
+        ("redis (SMOKE_TEST_REDIS_URL)", ("t::bus",)),
+        ("checks file crud", ("t::u", "t::f")),
+        ("read-only profile", ("t::w",)),
+    ]
+    assert summary.results == ()

@@ -167,6 +167,54 @@ def test_settings_are_immutable(tmp_path: Path) -> None:
             id="url-bad-port-secret-hidden",
         ),
         pytest.param(
+            {"environ": {"GATEWAY_URL": "http://a b"}},
+            "GATEWAY_URL='http://a b' (environment) contains whitespace; use the form "
+            "https://api.example.com",
+            id="url-space-in-host",
+        ),
+        pytest.param(
+            {"environ": {"GATEWAY_URL": "http://exa mple.com"}},
+            "GATEWAY_URL='http://exa mple.com' (environment) contains whitespace",
+            id="url-space-in-name",
+        ),
+        pytest.param(
+            {"environ": {"GATEWAY_URL": "https://api.example.com/v1\tx"}},
+            "contains whitespace",
+            id="url-tab-in-path",
+        ),
+        pytest.param(
+            {"environ": {"GATEWAY_URL": "http://[::1"}},
+            "GATEWAY_URL='http://[::1' (environment) is not a valid URL",
+            id="url-unclosed-ipv6",
+        ),
+        pytest.param(
+            {"environ": {"GATEWAY_URL": "http://exa$mple.com"}},
+            "GATEWAY_URL='http://exa$mple.com' (environment) has an invalid host name; use the "
+            "form https://api.example.com",
+            id="url-bad-host-character",
+        ),
+        pytest.param(
+            {"ini": {"smoke_login_url": "https://api..example.com/login"}},
+            "smoke_login_url='https://api..example.com/login' (ini) has an invalid host name",
+            id="url-empty-host-label",
+        ),
+        pytest.param(
+            {"environ": {"SMOKE_TEST_REDIS_URL": "redis://:pass word@cache:6379/0"}},
+            "SMOKE_TEST_REDIS_URL=(hidden) (environment) contains whitespace",
+            id="url-whitespace-secret-hidden",
+        ),
+        pytest.param(
+            {"environ": {"SMOKE_TEST_TOKEN_PATH": "a..b"}},
+            "SMOKE_TEST_TOKEN_PATH='a..b' (environment) is not a valid JMESPath expression "
+            "'a..b': ",
+            id="token-path-not-jmespath",
+        ),
+        pytest.param(
+            {"ini": {"smoke_token_path": "data.0.token"}},
+            "smoke_token_path='data.0.token' (ini) is not a valid JMESPath expression",
+            id="token-path-dotted-index",
+        ),
+        pytest.param(
             {"cli": {"category_min_tests": "two"}}, "is not a whole number", id="count-not-a-number"
         ),
         pytest.param(
@@ -325,3 +373,89 @@ def test_an_empty_environment_variable_counts_as_unset(tmp_path: Path) -> None:
     )
     assert settings.gateway_url == "https://from-profile.example.com"
     assert settings.timeout == 30
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://[::1]:8080/api",
+        "https://bücher.example/api",
+        "https://api.example.com./",
+        "http://svc_gateway.internal:8000",
+        "  https://api.example.com  ",
+    ],
+)
+def test_valid_urls_are_kept(tmp_path: Path, value: str) -> None:
+    assert load(tmp_path, environ={"GATEWAY_URL": value}).gateway_url == value.strip()
+
+
+@pytest.mark.parametrize("path", ["access_token", "user.token", "data[0].token", '"access-token"'])
+def test_token_path_is_a_jmespath_expression(tmp_path: Path, path: str) -> None:
+    assert load(tmp_path, environ={"SMOKE_TEST_TOKEN_PATH": path}).token_path == path
+
+
+@pytest.mark.parametrize(
+    ("credentials", "missing"),
+    [
+        (
+            {},
+            "SMOKE_TEST_USERNAME and SMOKE_TEST_PASSWORD are not; set SMOKE_TEST_USERNAME and "
+            "SMOKE_TEST_PASSWORD",
+        ),
+        (
+            {"SMOKE_TEST_USERNAME": "smoke-bot"},
+            "SMOKE_TEST_PASSWORD is not; set SMOKE_TEST_PASSWORD ",
+        ),
+        ({"SMOKE_TEST_PASSWORD": "pw-planted-31"}, "SMOKE_TEST_USERNAME is not; set "),
+    ],
+    ids=["both", "password", "username"],
+)
+def test_a_login_url_needs_username_and_password(
+    tmp_path: Path, credentials: dict[str, str], missing: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load(
+            tmp_path,
+            environ=credentials,
+            profile="SMOKE_TEST_LOGIN_URL=https://api.example.com/login\n",
+        )
+    message = str(caught.value)
+    assert message.startswith(f"SMOKE_TEST_LOGIN_URL is set (profile .env.staging) but {missing}")
+    assert message.endswith("in the env profile or the environment, or remove SMOKE_TEST_LOGIN_URL")
+    assert "\n" not in message
+    assert "pw-planted-31" not in message
+
+
+def test_a_login_url_with_credentials_is_accepted(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        environ={"SMOKE_TEST_USERNAME": "smoke-bot", "SMOKE_TEST_PASSWORD": "pw"},
+        ini={"smoke_login_url": "https://api.example.com/login"},
+    )
+    assert settings.login_url == "https://api.example.com/login"
+
+
+def test_a_login_body_in_the_checks_file_replaces_username_and_password(tmp_path: Path) -> None:
+    checks = tmp_path / "checks.toml"
+    checks.write_text('[auth.login]\nbody = { api_key = "${SERVICE_KEY}" }\n')
+    settings = load(
+        tmp_path,
+        environ={
+            "SMOKE_TEST_LOGIN_URL": "https://api.example.com/login",
+            "SMOKE_TEST_CHECKS_FILE": str(checks),
+        },
+    )
+    assert settings.login_url == "https://api.example.com/login"
+
+
+def test_a_checks_file_without_a_login_body_still_needs_the_credentials(tmp_path: Path) -> None:
+    checks = tmp_path / "checks.toml"
+    checks.write_text('[auth.login]\nformat = "form"\n')
+    with pytest.raises(SettingsError, match="SMOKE_TEST_USERNAME and SMOKE_TEST_PASSWORD are not"):
+        load(
+            tmp_path,
+            environ={
+                "SMOKE_TEST_LOGIN_URL": "https://api.example.com/login",
+                "SMOKE_TEST_CHECKS_FILE": str(checks),
+            },
+        )

@@ -1,4 +1,4 @@
-"""Bearer tokens for the gateway: static, from a login endpoint, or OAuth2 client credentials.
+"""Tokens for the gateway: static, from a login endpoint, or OAuth2 client credentials.
 
 Every provider has the same small API: ``await provider.token()`` returns a token that stays
 valid for at least ``refresh_margin`` more seconds (or half its lifetime, if that is shorter),
@@ -17,6 +17,7 @@ import asyncio
 import base64
 import binascii
 import json
+import re
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -25,15 +26,28 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import httpx
 
 from pytest_smoke.causes import DependencyUnavailable
+from pytest_smoke.checks.paths import compile_path, search
 from pytest_smoke.clients.http import describe_connect_error, raise_unavailable, target_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable, Mapping
 
     from azure.identity.aio import ClientSecretCredential
 
 #: Seconds before its expiry at which a token is replaced.
 DEFAULT_REFRESH_MARGIN: Final = 30.0
+#: Top-level keys of a login answer an error lists at most.
+_SHOWN_KEYS: Final = 20
+_LAST_FIELD: Final = re.compile(r"^(?P<parent>.+)\.\s*[A-Za-z_][A-Za-z0-9_]*\s*$", re.DOTALL)
+_JSON_KINDS: Final = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
 
 
 class AuthError(Exception):
@@ -53,9 +67,19 @@ class TokenProvider(Protocol):
     async def aclose(self) -> None: ...
 
 
+def auth_header(
+    token: str, *, header: str = "Authorization", scheme: str = "Bearer"
+) -> dict[str, str]:
+    """``{header: "<scheme> <token>"}``; an empty ``scheme`` sends the bare token.
+
+    ``Authorization: Bearer <jwt>``, ``Authorization: Token <jwt>``, ``X-API-Key: <key>``.
+    """
+    return {header: f"{scheme} {token}".strip()}
+
+
 async def bearer_headers(provider: TokenProvider) -> dict[str, str]:
     """``{"Authorization": "Bearer <token>"}`` with a currently valid token from ``provider``."""
-    return {"Authorization": f"Bearer {await provider.token()}"}
+    return auth_header(await provider.token())
 
 
 def jwt_expiry(token: str) -> float | None:
@@ -204,11 +228,19 @@ class RefreshingToken(ABC):
 
 
 class LoginToken(RefreshingToken):
-    """A token from a login endpoint: ``POST login_url`` with the username and password.
+    """A token from a login endpoint: ``POST login_url`` with a body of credentials.
 
-    The body is JSON ``{"username": ..., "password": ...}``, or form-encoded with ``form=True``.
-    The token is read at the dotted ``token_path`` of the JSON answer (``data.access_token``);
-    its lifetime from an ``expires_in`` next to it or at the top level, else from the JWT ``exp``.
+    The body is ``{"username": ..., "password": ...}``, or the ``body`` given (a mapping,
+    ``${VAR}`` already expanded, e.g. ``{"user": {"email": ..., "password": ...}}``). It is sent
+    as JSON, or form-encoded with ``form=True`` (then it must be flat: string values only).
+    The token is read from the JSON answer with the JMESPath expression ``token_path``
+    (``access_token``, ``user.token``); its lifetime from an ``expires_in`` next to it or at the
+    top level, else from the JWT ``exp``.
+
+    :meth:`secrets` lists the password, every value of ``secrets`` (the credentials inside
+    ``body``) and each token issued. Error messages name the login URL and the HTTP status,
+    never a credential or a token.
+
     ``client`` is used as is (its base URL, TLS settings and retries apply) and not closed here.
     Or pass a zero-argument factory: each fetch then opens a client of its own and closes it,
     which lets one cached provider serve tests that run in different event loops.
@@ -218,67 +250,84 @@ class LoginToken(RefreshingToken):
         self,
         client: httpx.AsyncClient | Callable[[], httpx.AsyncClient],
         login_url: str,
-        username: str,
-        password: str,
+        username: str | None = None,
+        password: str | None = None,
         token_path: str = "access_token",
         *,
+        body: Mapping[str, Any] | None = None,
         form: bool = False,
+        secrets: Iterable[str] = (),
         refresh_margin: float = DEFAULT_REFRESH_MARGIN,
     ) -> None:
         super().__init__(refresh_margin=refresh_margin)
-        if not token_path:
-            raise ValueError("token_path is empty")
+        if body is None:
+            if not username or not password:
+                raise ValueError("a login needs a body, or a username and a password")
+            body = {"username": username, "password": password}
+        if form:
+            _check_flat(body)
+        try:
+            compile_path(token_path)
+        except ValueError as error:
+            raise ValueError(f"token path: {error}") from None
         self._client = client
         self._login_url = login_url
         self._username = username
         self._password = password
+        self._body = dict(body)
         self._token_path = token_path
         self._form = form
+        self._secrets = [value for value in dict.fromkeys([password or "", *secrets]) if value]
 
     def __repr__(self) -> str:
-        return f"LoginToken({_shown_url(self._login_url)!r}, username={self._username!r})"
+        shown = f"LoginToken({_shown_url(self._login_url)!r}"
+        return f"{shown}, username={self._username!r})" if self._username else f"{shown})"
 
     def _credential_secrets(self) -> list[str]:
-        return [self._password] if self._password else []
+        return list(self._secrets)
 
-    async def _post(self, client: httpx.AsyncClient, credentials: dict[str, str]) -> httpx.Response:
+    async def _post(self, client: httpx.AsyncClient) -> httpx.Response:
         if self._form:
-            return await client.post(self._login_url, data=credentials)
-        return await client.post(self._login_url, json=credentials)
+            return await client.post(self._login_url, data=self._body)
+        return await client.post(self._login_url, json=self._body)
 
     async def _fetch(self) -> IssuedToken:
-        credentials = {"username": self._username, "password": self._password}
         requested_at = time.time()
         try:
             if isinstance(self._client, httpx.AsyncClient):
-                response = await self._post(self._client, credentials)
+                response = await self._post(self._client)
             else:
                 async with self._client() as client:
-                    response = await self._post(client, credentials)
+                    response = await self._post(client)
                     await response.aread()
         except httpx.TransportError as error:
             raise_unavailable(error, _request_url(error, self._login_url), dependency="login")
         shown = _shown_url(response.request.url)
         if not response.is_success:
+            who = f" as {self._username!r}" if self._username else ""
             raise AuthError(
-                f"login at {shown} as {self._username!r} failed: "
+                f"login at {shown}{who} failed: "
                 f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
             )
         try:
-            body: Any = response.json()
+            answer: Any = response.json()
         except ValueError:
             raise AuthError(
                 f"login at {shown} answered HTTP {response.status_code} without a JSON body"
             ) from None
-        parent, value = _lookup(body, self._token_path)
+        try:
+            value = search(self._token_path, answer)
+        except ValueError:  # a function in the expression met a value of another type
+            value = None
         if not isinstance(value, str) or not value:
             raise AuthError(
                 f"login at {shown} answered HTTP {response.status_code} without a token at "
-                f"{self._token_path!r} (set the token path setting to where the token is)"
+                f"{self._token_path!r} ({_outline(answer)}); point the token path "
+                "(auth.login.token in the checks file, or SMOKE_TEST_TOKEN_PATH) at the token"
             )
-        expires_in = _expires_in(parent) if parent is not body else None
+        expires_in = _expires_in(_parent(self._token_path, answer))
         if expires_in is None:
-            expires_in = _expires_in(body)
+            expires_in = _expires_in(answer)
         if expires_in is not None:
             return IssuedToken(value, requested_at + expires_in, requested_at)
         return IssuedToken(value, jwt_expiry(value), requested_at)
@@ -377,19 +426,39 @@ class ClientCredentialsToken(RefreshingToken):
         return IssuedToken(access.token, float(access.expires_on), requested_at)
 
 
-def _lookup(document: Any, path: str) -> tuple[Any, Any]:
-    """``(parent, value)`` at the dotted ``path`` of a JSON document; value ``None`` if absent."""
-    parent: Any = None
-    current: Any = document
-    for key in path.split("."):
-        parent = current
-        if isinstance(current, dict):
-            current = current.get(key)
-        elif isinstance(current, list) and key.isdigit() and int(key) < len(current):
-            current = current[int(key)]
-        else:
-            return parent, None
-    return parent, current
+def _parent(expression: str, document: Any) -> Any:
+    """What the expression without its last ``.field`` selects: where ``expires_in`` sits."""
+    match = _LAST_FIELD.match(expression)
+    if match is None:
+        return None
+    try:
+        return search(match.group("parent"), document)
+    except ValueError:  # the part before the last dot is not an expression of its own
+        return None
+
+
+def _outline(answer: Any) -> str:
+    """The shape of a JSON answer, for an error: its top-level keys, never a value."""
+    if isinstance(answer, dict):
+        if not answer:
+            return "the answer is an empty object"
+        keys = list(answer)
+        more = f", ... ({len(keys)} keys)" if len(keys) > _SHOWN_KEYS else ""
+        return f"the answer has keys {', '.join(map(str, keys[:_SHOWN_KEYS]))}{more}"
+    if isinstance(answer, list):
+        return f"the answer is an array of {len(answer)} item{'' if len(answer) == 1 else 's'}"
+    return f"the answer is a JSON {_JSON_KINDS.get(type(answer), 'value')}"
+
+
+def _check_flat(body: Mapping[str, Any]) -> None:
+    for key, value in body.items():
+        if not isinstance(value, str):
+            kind = _JSON_KINDS.get(type(value), type(value).__name__)
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise ValueError(
+                f"a form login body must be flat, with string values; {key!r} holds {article} "
+                f"{kind}"
+            )
 
 
 def _expires_in(container: Any) -> float | None:

@@ -34,10 +34,12 @@ from pytest_smoke.clients.tcp import format_target
 from pytest_smoke.latency import percentile
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Awaitable, Callable, Iterator
 
 #: Methods a server must be able to receive twice; only these are retried after a 502/503/504.
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: Methods that do not change the server (RFC 9110 "safe"); a read-only client sends only these.
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 #: Statuses that mean "the gateway or its upstream is momentarily unavailable".
 RETRY_STATUSES: Final = frozenset({502, 503, 504})
 #: Errors raised before the request left this machine, so any method may be sent again.
@@ -45,6 +47,39 @@ CONNECT_ERRORS: Final = (httpx.ConnectError, httpx.ConnectTimeout)
 
 # Query parameters whose values never reach a latency log.
 _SECRET_QUERY_WORDS: Final = ("token", "secret", "password", "passwd", "key", "sig", "code", "auth")
+
+
+class ReadOnlyProfileError(RuntimeError):
+    """A request that would change the deployment, refused because the profile is read-only.
+
+    The message is one line: ``refusing POST /api/items: profile 'prod' is read-only
+    (SMOKE_TEST_READ_ONLY)``; it names the method and the path, never the query or the host.
+    """
+
+    def __init__(self, method: str, path: str, why: str) -> None:
+        super().__init__(f"refusing {method} {path}: {why}")
+        self.method = method
+        self.path = path
+
+
+def read_only_guard(base_url: str, why: str) -> Callable[[httpx.Request], Awaitable[None]]:
+    """An httpx request hook refusing every unsafe method (POST, PUT, PATCH, DELETE...) sent to
+    the origin of ``base_url`` with :class:`ReadOnlyProfileError`; ``why`` ends its message.
+
+    A request hook runs before the transport, so a refused request is never sent, retried or
+    timed, and it runs again for each redirect (a 307 keeps the method).
+    """
+    origin = _origin(httpx.URL(base_url))
+
+    async def guard(request: httpx.Request) -> None:
+        if request.method not in SAFE_METHODS and _origin(request.url) == origin:
+            raise ReadOnlyProfileError(request.method, request.url.path, why)
+
+    return guard
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return (url.scheme, url.host, url.port or {"http": 80, "https": 443}.get(url.scheme))
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,14 +291,16 @@ def build_http_client(
     latencies: LatencyLog | None = None,
     max_retry_after: float = 30.0,
     proxy: str | None = None,
+    read_only: str | None = None,
 ) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` for ``base_url`` with verified TLS, retries and latency records.
 
     ``timeout`` bounds each read, write and pool wait, ``connect_timeout`` each connect.
     ``retries``/``backoff``/``max_retry_after`` configure :class:`RetryingTransport`. Proxy
     variables from the environment are not read (they would route requests around the retrying
-    transport); pass ``proxy`` explicitly. The caller closes the client (``async with`` or
-    ``await client.aclose()``).
+    transport); pass ``proxy`` explicitly. ``read_only``: refuse unsafe methods to
+    ``base_url``'s origin (:func:`read_only_guard`), the text saying why. The caller closes the
+    client (``async with`` or ``await client.aclose()``).
     """
     context = build_ssl_context(ca_bundle, client_cert, client_key)
     inner = httpx.AsyncHTTPTransport(verify=context, proxy=proxy)
@@ -280,6 +317,7 @@ def build_http_client(
         transport=transport,
         verify=context,
         trust_env=False,
+        event_hooks={"request": [read_only_guard(base_url, read_only)]} if read_only else None,
     )
 
 

@@ -35,6 +35,13 @@ def verdict_html(decision: Decision, *, gate_enabled: bool) -> str:
     causes = "".join(
         f"<li>{escape(g.cause)} ({len(g.nodeids)} failed)</li>" for g in decision.causes
     )
+    left_behind = "".join(f"<li>{escape(entry)}</li>" for entry in decision.left_behind)
+    not_applicable = "".join(
+        f"<li>{escape(group.reason)}: {len(group.tests)}<ul>"
+        + "".join(f"<li>{escape(test)}</li>" for test in group.tests)
+        + "</ul></li>"
+        for group in decision.not_applicable
+    )
     advisory = "" if gate_enabled else " <small>(advisory: gate off)</small>"
     return (
         f'<div id="smoke-gate" data-verdict="{verdict}">'
@@ -42,6 +49,12 @@ def verdict_html(decision: Decision, *, gate_enabled: bool) -> str:
         f"<p>Exit status: {decision.exit_code}</p>"
         f"<h3>Reasons</h3><ul>{reasons}</ul>"
         + (f"<h3>Root causes</h3><ul>{causes}</ul>" if causes else "")
+        + (f"<h3>Left behind</h3><ul>{left_behind}</ul>" if left_behind else "")
+        + (
+            f'<h3>Not applicable</h3><ul id="smoke-not-applicable">{not_applicable}</ul>'
+            if not_applicable
+            else ""
+        )
         + "<table><thead><tr><th>category</th><th>passed</th><th>failed</th><th>errors</th>"
         f"<th>skipped</th></tr></thead><tbody>{rows}</tbody></table></div>"
     )

@@ -56,6 +56,11 @@ def report_document(
         "worker_crashes": list(run.worker_crashes),
         "interrupted": run.interrupted,
         "warnings": list(run.warnings),
+        "not_applicable": [
+            {"reason": group.reason, "tests": list(group.tests)}
+            for group in decision.not_applicable
+        ],
+        "left_behind": list(decision.left_behind),
         "ungated": ungated,
         "requests": dict(requests) if requests else None,
         "policy": _policy(policy),

@@ -33,6 +33,16 @@ def step_summary_markdown(decision: Decision, *, gate_enabled: bool) -> str:
     ]
     rate = "n/a" if decision.failure_rate is None else f"{decision.failure_rate * 100:.1f}%"
     lines += ["", f"Failure rate: {rate} · exit status: {decision.exit_code}", ""]
+    if decision.left_behind:
+        lines += ["**Left behind** (created by the checks, not removed)", ""]
+        lines += [f"- {_escape(entry)}" for entry in decision.left_behind] + [""]
+    if decision.not_applicable:
+        lines += ["**Not applicable** (deselected, not counted)", ""]
+        lines += [
+            f"- {_escape(group.reason)}: {len(group.tests)} "
+            f"check{'' if len(group.tests) == 1 else 's'}"
+            for group in decision.not_applicable
+        ] + [""]
     return "\n".join(lines)
 
 

@@ -40,6 +40,11 @@ def verdict_lines(
             "causes:", [f"{group.cause} ({len(group.nodeids)} failed)" for group in decision.causes]
         )
     )
+    lines.extend(f"left behind: {entry}" for entry in decision.left_behind)
+    if decision.not_applicable:
+        from pytest_smoke.features import summary_lines
+
+        lines.extend(summary_lines([(n.reason, n.tests) for n in decision.not_applicable]))
     if ungated:
         lines.append(
             f"not gated: {ungated} test{'s' if ungated != 1 else ''} without a smoke "
