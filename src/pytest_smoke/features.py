@@ -228,8 +228,11 @@ def summary_lines(groups: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
     configured = [(reason, tests) for reason, tests in groups if reason not in NOT_RUN_REASONS]
     if configured:
         count = sum(len(tests) for _, tests in configured)
-        reasons = ", ".join(reason for reason, _ in configured)
-        lines.append(f"not configured: {reasons}: {_checks(count)}")
+        named = [reason for reason, _ in configured if not reason.startswith(_CHECKS_FILE)]
+        keys = [reason[len(_CHECKS_FILE) :] for reason, _ in configured if reason not in named]
+        if keys:  # "checks file a, b" rather than "checks file a, checks file b"
+            named.append(_CHECKS_FILE + ", ".join(keys))
+        lines.append(f"not configured: {', '.join(named)}: {_checks(count)}")
     lines.extend(
         f"not run: {reason}: {_checks(len(tests))} that write{'s' if len(tests) == 1 else ''}"
         for reason, tests in groups

@@ -246,3 +246,16 @@ def test_merge_groups_unions_by_reason_each_test_once() -> None:
 )
 def test_read_only_reason(settings: Settings, expected: str | None) -> None:
     assert features.read_only_reason(settings) == expected
+
+
+def test_missing_checks_file_keys_are_named_once_under_the_checks_file() -> None:
+    from pytest_smoke.features import summary_lines
+
+    groups = [
+        ("redis (SMOKE_TEST_REDIS_URL)", ["a"]),
+        ("checks file rate_limit", ["b"]),
+        ("checks file production", ["c", "d"]),
+    ]
+    assert summary_lines(groups) == [
+        "not configured: redis (SMOKE_TEST_REDIS_URL), checks file rate_limit, production: 4 checks"
+    ]
