@@ -186,6 +186,25 @@ def test_database_sessions_are_read_only_under_a_read_only_profile(
     pytester.runpytest("--smoke-env", "prod").assert_outcomes(passed=1)
 
 
+@needs_postgres
+def test_the_engine_is_read_only_too_under_a_read_only_profile(
+    pytester: pytest.Pytester,
+) -> None:
+    project(pytester, f"SMOKE_TEST_DATABASE_URL={PG_URL}\nSMOKE_TEST_READ_ONLY=true\n")
+    pytester.makepyfile("""
+        import pytest
+        from sqlalchemy import text
+        from sqlalchemy.exc import DBAPIError
+
+        async def test_write_refused(db_engine):
+            async with db_engine.connect() as connection:
+                assert (await connection.execute(text("SELECT 1"))).scalar() == 1
+                with pytest.raises(DBAPIError, match="read-only transaction"):
+                    await connection.execute(text("CREATE TEMP TABLE t (n int)"))
+    """)
+    pytester.runpytest("--smoke-env", "prod").assert_outcomes(passed=1)
+
+
 def test_run_smoke_tests_sh_read_only(tmp_path: Path) -> None:
     help_text = subprocess.run(
         ["bash", str(ROOT / "run_smoke_tests.sh"), "--help"],

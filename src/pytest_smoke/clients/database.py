@@ -35,17 +35,24 @@ def asyncpg_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, connect_timeout: float, timeout: float, pooled: bool) -> AsyncEngine:
+def make_engine(
+    url: str, *, connect_timeout: float, timeout: float, pooled: bool, read_only: bool = False
+) -> AsyncEngine:
     """An engine whose connects give up after ``connect_timeout`` and queries after ``timeout``.
 
     ``pooled=False`` (NullPool) opens a connection per use: right when the caller's event loop
-    is shorter-lived than the engine.
+    is shorter-lived than the engine. ``read_only=True`` makes every transaction of its
+    connections READ ONLY on the server (``default_transaction_read_only``): a write fails with
+    "cannot execute ... in a read-only transaction", whoever sends it.
     """
+    server_settings = {"application_name": "pytest-smoke-gate"}
+    if read_only:
+        server_settings["default_transaction_read_only"] = "on"
     options: dict[str, Any] = {
         "connect_args": {
             "timeout": connect_timeout,
             "command_timeout": timeout,
-            "server_settings": {"application_name": "pytest-smoke-gate"},
+            "server_settings": server_settings,
         },
     }
     if pooled:
