@@ -4,7 +4,9 @@ Every secret the run knows (passwords in URLs, tokens, client secrets, values fe
 vault) is registered with the run's :class:`Masker`. The plugin scrubs each test report before
 it leaves the process that ran the test, so the terminal, JUnit, HTML and JSON reports, which
 are all built from those reports, never see the value; log records are scrubbed as they are
-made. A secret is matched in its raw, URL-encoded and base64 forms.
+made. A secret is matched in its raw, URL-encoded and base64 forms, and so are the two ends of
+one that pytest shortened for display (``'eyJhbGci...c2lnbmF0dXJl'``: ``saferepr`` keeps the
+start and the end of a long value around ``...``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from urllib.parse import quote, quote_plus, urlsplit
 MASK: Final = "***"
 #: Values shorter than this are not registered: masking "a" or "1" would shred every report.
 MIN_SECRET_LENGTH: Final = 4
+#: Where pytest's ``saferepr`` cut a long value; what stands on either side may be a secret's end.
+_ELLIPSIS: Final = "..."
 
 
 class Masker:
@@ -57,7 +61,8 @@ class Masker:
         """``text`` with every registered secret form replaced by ``***``."""
         if self._pattern is None or not text:
             return text
-        return self._pattern.sub(MASK, text)
+        scrubbed = self._pattern.sub(MASK, text)
+        return _scrub_cut_ends(scrubbed, self._forms) if _ELLIPSIS in scrubbed else scrubbed
 
     def scrub_value(self, value: Any) -> Any:
         """Scrub strings inside tuples, lists and dicts; leave other values as they are."""
@@ -70,6 +75,59 @@ class Masker:
         if isinstance(value, dict):
             return {key: self.scrub_value(item) for key, item in value.items()}
         return value
+
+
+def _scrub_cut_ends(text: str, forms: set[str]) -> str:
+    """``text`` with a secret's start just before ``...``, and its end just after, masked.
+
+    Only the few places pytest marked as cut are looked at, so this stays cheap; an end of at
+    least :data:`MIN_SECRET_LENGTH` characters counts.
+    """
+    spans: list[tuple[int, int]] = []
+    cut = text.find(_ELLIPSIS)
+    while cut != -1:
+        after = cut + len(_ELLIPSIS)
+        for form in forms:
+            head = _shared_start(text[:cut], form)
+            if head:
+                spans.append((cut - head, cut))
+            tail = _shared_end(text[after:], form)
+            if tail:
+                spans.append((after, after + tail))
+        cut = text.find(_ELLIPSIS, after)
+    merged: list[list[int]] = []
+    for begin, end in sorted(spans):
+        if merged and begin <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([begin, end])
+    for begin, end in reversed(merged):
+        text = text[:begin] + MASK + text[end:]
+    return text
+
+
+def _shared_start(before: str, form: str) -> int:
+    """How many characters ``before`` ends with that ``form`` starts with (0 if too few)."""
+    probe = form[:MIN_SECRET_LENGTH]
+    at = before.find(probe, max(0, len(before) - len(form)))
+    while at != -1:  # the earliest candidate that holds is the longest
+        if form.startswith(before[at:]):
+            return len(before) - at
+        at = before.find(probe, at + 1)
+    return 0
+
+
+def _shared_end(after: str, form: str) -> int:
+    """How many characters ``after`` starts with that ``form`` ends with (0 if too few)."""
+    probe = after[:MIN_SECRET_LENGTH]
+    if len(probe) < MIN_SECRET_LENGTH:
+        return 0
+    at = form.find(probe)
+    while at != -1:  # the earliest candidate that holds is the longest
+        if after.startswith(form[at:]):
+            return len(form) - at
+        at = form.find(probe, at + 1)
+    return 0
 
 
 class MaskingLogRecordFactory:

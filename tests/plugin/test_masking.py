@@ -104,6 +104,34 @@ def test_masker_covers_raw_url_encoded_and_base64_forms() -> None:
     assert masker.scrub(text) == "*** *** ***"
 
 
+def test_masker_covers_both_ends_of_a_value_pytest_shortened() -> None:
+    masker = Masker()
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzbW9rZSJ9.planted-signature-0123456789"
+    masker.add(token)
+    shown = f"assert '{token[:14]}...{token[-13:]}' == 'expected'"
+    assert masker.scrub(shown) == "assert '***...***' == 'expected'"
+    assert masker.scrub("a cut ... elsewhere") == "a cut ... elsewhere"
+
+
+def test_a_long_token_shortened_in_an_assertion_does_not_leak(pytester: pytest.Pytester) -> None:
+    token = "tok-" + "7f3a9c" * 12
+    (pytester.path / ".env.staging").write_text(f"SMOKE_TEST_TOKEN={token}\n")
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.smoke
+        def test_token(smoke_settings, smoke_masker):
+            assert smoke_settings.token == "not the token"
+    """)
+    result = pytester.runpytest("--smoke-env", "staging")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "..." in output  # pytest did shorten it
+    assert not [token[:n] for n in range(8, len(token)) if token[:n] + "..." in output]
+    assert not [token[-n:] for n in range(8, len(token)) if "..." + token[-n:] in output]
+    assert "7f3a9c7f" not in output
+
+
 def test_masker_ignores_values_too_short_to_mask_safely() -> None:
     masker = Masker()
     masker.add("abc")
