@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.smoke, pytest.mark.azure, pytest.mark.metrics, ASYNC]
 
 
+@pytest.mark.needs_checks("azure.vm_resource_ids")  # or VM_RESOURCE_ID in the profile
 async def test_vm_metrics_within_thresholds(
     metrics_client: MetricsClient,
     smoke_settings: Settings,

@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.smoke, pytest.mark.azure, pytest.mark.secrets, ASYNC]
 
 
 @pytest.mark.critical
+@pytest.mark.needs_checks("azure.secrets")  # or AZURE_SECRET_LIST in the profile
 async def test_required_secrets_are_usable(
     keyvault_client: SecretClient,
     smoke_settings: Settings,
