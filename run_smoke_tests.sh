@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Run the bundled smoke suite (tests/smoke) with the rollback gate on; exit with the gate's code.
+# Run the bundled smoke suite (pytest_smoke.suite) with the rollback gate on; exit with the gate's
+# code. A thin wrapper over `smoke-gate run` / `smoke-gate demo` (pytest_smoke.cli): it finds or
+# makes a virtual environment with the project installed, then maps its flags onto the command's.
 set -euo pipefail
 
 readonly PROG="run_smoke_tests.sh"
@@ -11,12 +13,14 @@ usage() {
   cat <<EOF
 Usage: ./$PROG [options] [-- pytest arguments]
 
-Runs tests/smoke against the deployment an env profile describes, with the smoke gate on,
-and exits with the gate's status.
+Runs the bundled smoke suite (src/pytest_smoke/suite) against the deployment an env profile
+describes, with the smoke gate on, and exits with the gate's status: 'smoke-gate run' (or
+'smoke-gate demo' for --env demo) from this checkout's virtual environment.
 
 Options:
   --env NAME         load the profile .env.NAME (see .env.staging.example);
                      --env demo starts the demo deployment (examples/demo) and runs against it
+                     (smoke-gate demo)
   --demo-fault NAME  with --env demo: start the demo broken on purpose (the app's CONTRACT.md)
   --demo-app NAME    with --env demo: which app, items (examples/demo, the default) or
                      articles (examples/articles: OAuth2 form login, PostgreSQL only)
@@ -52,6 +56,7 @@ fail_usage() {
 }
 
 env_args=()
+run_args=()
 pytest_args=()
 report=0
 demo=0
@@ -67,7 +72,7 @@ while [[ $# -gt 0 ]]; do
       else
         name="${1#*=}"; shift
       fi
-      if [[ "$name" == demo ]]; then demo=1; else env_args=(--smoke-env "$name"); fi ;;
+      if [[ "$name" == demo ]]; then demo=1; else env_args=(--env "$name"); fi ;;
     --demo-fault)
       [[ $# -ge 2 && -n "$2" ]] || fail_usage "--demo-fault needs a fault NAME"
       demo_fault="$2"; shift 2 ;;
@@ -78,17 +83,14 @@ while [[ $# -gt 0 ]]; do
     --demo-keep) demo_keep=1; shift ;;
     --env-file)
       [[ $# -ge 2 && -n "$2" ]] || fail_usage "--env-file needs a PATH"
-      case "$2" in /*) env_args=(--smoke-env-file "$2") ;; *) env_args=(--smoke-env-file "$PWD/$2") ;; esac
+      case "$2" in /*) env_args=(--env-file "$2") ;; *) env_args=(--env-file "$PWD/$2") ;; esac
       shift 2 ;;
-    --quick) pytest_args+=(--smoke-quick); shift ;;
-    --read-only) pytest_args+=(--smoke-read-only); shift ;;
+    --quick|--read-only|--parallel|--verbose) run_args+=("$1"); shift ;;
     --report) report=1; shift ;;
-    --parallel) pytest_args+=(-n auto); shift ;;
-    --verbose) pytest_args+=(-v); shift ;;
     --timeout)
       [[ $# -ge 2 && "$2" =~ ^[0-9]+([.][0-9]+)?$ ]] \
         || fail_usage "--timeout needs a number of SECONDS, e.g. --timeout 120"
-      pytest_args+=(--timeout "$2"); shift 2 ;;
+      run_args+=(--timeout "$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     --) shift; pytest_args+=("$@"); break ;;
     *) echo "$PROG: unknown option: $1" >&2; usage >&2; exit 2 ;;
@@ -96,8 +98,8 @@ while [[ $# -gt 0 ]]; do
 done
 
 has_plugin() {
-  local modules="pytest_smoke, xdist, pytest_html, pytest_timeout, pytest_asyncio"
-  [[ $demo -eq 1 ]] && modules="$modules, fastapi, uvicorn, trustme, sqlalchemy, redis, httpx"
+  local modules="pytest_smoke.cli, click, xdist, pytest_html, pytest_timeout, pytest_asyncio"
+  [[ $demo -eq 1 ]] && modules="$modules, fastapi, uvicorn, trustme, sqlalchemy, redis, httpx, aiohttp"
   [[ $demo_app == articles ]] && modules="$modules, asyncpg, jwt, python_multipart"
   "$1" -c "import $modules" >/dev/null 2>&1
 }
@@ -119,7 +121,7 @@ find_python() {
     "$base" -m venv "$VENV" >&2 \
       || { echo "$PROG: could not create a virtual environment; install python3-venv" >&2; exit 1; }
   fi
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$HERE[all,demo]" >&2 \
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "${HERE}[all,demo]" >&2 \
     || { echo "$PROG: installing the project into $VENV failed (see above)" >&2; exit 1; }
   echo "$VENV/bin/python"
 }
@@ -129,49 +131,18 @@ find_python() {
 [[ $demo_keep -eq 1 && $demo -eq 0 ]] && fail_usage "--demo-keep needs --env demo"
 python="$(find_python)"
 
-if [[ $demo -eq 1 ]]; then
-  report=1  # the demo run always writes its reports
-fi
-if [[ $report -eq 1 ]]; then
-  mkdir -p "$REPORTS"
-  pytest_args=(
-    --junitxml "$REPORTS/junit.xml"
-    --html "$REPORTS/smoke.html" --self-contained-html
-    --smoke-report-json "$REPORTS/smoke-gate.json"
-    "${pytest_args[@]}"
-  )
-fi
-
+# The rootdir is the working directory: .env.NAME is read from this checkout, as it always was.
 cd "$HERE"
-# -W default: a library's deprecation warning must never turn a smoke check into a failure,
-# whatever the project's own warning filters say.
-run_suite() {
-  "$python" -m pytest tests/smoke --smoke-gate -ra -W default \
-    ${env_args[@]+"${env_args[@]}"} ${pytest_args[@]+"${pytest_args[@]}"}
-}
-
-if [[ $demo -eq 0 ]]; then
-  exec_status=0
-  run_suite || exec_status=$?
-  exit "$exec_status"
+if [[ $demo -eq 1 ]]; then
+  # The demo: start it (and PostgreSQL/Redis if none is running), run against it with its
+  # reports, stop it.
+  command=(demo --report "$REPORTS")
+  [[ -n "$demo_app" ]] && command+=(--app "$demo_app")
+  [[ -n "$demo_fault" ]] && command+=(--fault "$demo_fault")
+  [[ $demo_keep -eq 1 ]] && command+=(--keep)
+else
+  command=(run ${env_args[@]+"${env_args[@]}"})
+  [[ $report -eq 1 ]] && command+=(--report="$REPORTS")
 fi
-
-# The demo: start it (and PostgreSQL/Redis if none is running), run against it, stop it.
-state="$(mktemp -d "${TMPDIR:-/tmp}/smoke-demo.XXXXXX")"
-stop_demo() {
-  "$python" "$HERE/examples/demo/launch.py" down --state-dir "$state" >&2 || true
-  rm -rf "$state"
-}
-trap stop_demo EXIT
-trap 'exit 130' INT TERM
-profile="$("$python" "$HERE/examples/demo/launch.py" up --state-dir "$state" \
-  ${demo_app:+--app "$demo_app"} ${demo_fault:+--fault "$demo_fault"})" || exit 1
-if [[ $demo_keep -eq 1 ]]; then
-  trap - EXIT
-  echo "$PROG: --demo-keep: the demo keeps running after the run; stop it with:" \
-    "$python $HERE/examples/demo/launch.py down --state-dir $state && rmdir $state" >&2
-fi
-env_args=(--smoke-env-file "$profile")
-status=0
-run_suite || status=$?
-exit "$status"
+exec "$python" -m pytest_smoke.cli "${command[@]}" ${run_args[@]+"${run_args[@]}"} \
+  -- ${pytest_args[@]+"${pytest_args[@]}"}

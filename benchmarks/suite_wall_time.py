@@ -1,7 +1,8 @@
 """Wall time of the bundled suite against the healthy demo: serial, ``-n 2``, and ``--quick``.
 
-Starts the demo once (``examples/demo/launch.py``), runs ``pytest tests/smoke`` with the gate on
-``--runs`` times per variant, prints the median and the spread, and stops the demo.
+Starts the demo once (``python -m pytest_smoke.demo.launch``), runs the bundled suite
+(``pytest --pyargs pytest_smoke.suite``) with the gate on ``--runs`` times per variant, prints
+the median and the spread, and stops the demo.
 Goal: serial median <= 10 s on a 2-core machine. Run from the repository root::
 
     .venv/bin/python benchmarks/suite_wall_time.py [--runs 5]
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LAUNCHER = [sys.executable, str(ROOT / "examples" / "demo" / "launch.py")]
+LAUNCHER = [sys.executable, "-m", "pytest_smoke.demo.launch"]
 VARIANTS = {
     "serial": [],
     "-n 2": ["-n", "2"],
@@ -35,7 +36,8 @@ def run_suite(profile: str, extra: list[str]) -> tuple[float, int]:
             sys.executable,
             "-m",
             "pytest",
-            "tests/smoke",
+            "--pyargs",
+            "pytest_smoke.suite",
             "--smoke-env-file",
             profile,
             "--smoke-gate",
@@ -83,7 +85,7 @@ def main() -> None:
             subprocess.run(
                 [*LAUNCHER, "down", "--state-dir", state], capture_output=True, check=False
             )
-    print("Each figure is a whole `pytest tests/smoke` process, start-up included.")
+    print("Each figure is a whole `pytest --pyargs pytest_smoke.suite` process, start-up included.")
 
 
 if __name__ == "__main__":

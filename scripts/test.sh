@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's own tests: lint, type check, unit + plugin + end-to-end tests.
+# The project's own tests: lint, type check, documentation build, unit + plugin + end-to-end tests.
 # Creates .venv and installs the project with its [test] extra on first run (reused after).
 # Tests that need PostgreSQL or Redis skip, saying so, where those are not running.
 set -euo pipefail
@@ -21,5 +21,10 @@ fi
 
 echo "== ruff" && "$venv/bin/python" -m ruff check .
 echo "== mypy" && "$venv/bin/python" -m mypy
+echo "== mkdocs"  # the documentation: a broken link, anchor or page fails (mkdocs.yml)
+site="$(mktemp -d)"
+# (not --quiet: it hides the warnings that --strict counts, and the build passes whatever is broken)
+"$venv/bin/python" -m mkdocs build --strict --site-dir "$site" || { rm -rf "$site"; exit 1; }
+rm -rf "$site"
 echo "== pytest"
 exec "$venv/bin/python" -m pytest -n 2 "$@"

@@ -8,6 +8,7 @@ environment does not break it.
 from __future__ import annotations
 
 import os
+import time
 from typing import TYPE_CHECKING, Any, Final
 
 import pytest
@@ -18,36 +19,51 @@ if TYPE_CHECKING:
     from pytest_smoke.masking import Masker
     from pytest_smoke.settings import Settings
 
-settings_key: Final = pytest.StashKey["Settings"]()
-masker_key: Final = pytest.StashKey["Masker"]()
-checks_key: Final = pytest.StashKey["Checks"]()
-dependency_status_key: Final = pytest.StashKey["DependencyStatus"]()
+# Keys are typed by their annotation, not by subscripting StashKey: the module loads in every run.
+settings_key: Final[pytest.StashKey[Settings]] = pytest.StashKey()
+masker_key: Final[pytest.StashKey[Masker]] = pytest.StashKey()
+checks_key: Final[pytest.StashKey[Checks]] = pytest.StashKey()
+dependency_status_key: Final[pytest.StashKey[DependencyStatus]] = pytest.StashKey()
 #: The http_client latency log of this process, and how many of its entries went on reports.
-latency_log_key: Final = pytest.StashKey[Any]()
-latency_reported_key: Final = pytest.StashKey[int]()
+latency_log_key: Final[pytest.StashKey[Any]] = pytest.StashKey()
+latency_reported_key: Final[pytest.StashKey[int]] = pytest.StashKey()
 #: Warnings a test recorded with the smoke_warning fixture.
-item_warnings_key: Final = pytest.StashKey[list[str]]()
+item_warnings_key: Final[pytest.StashKey[list[str]]] = pytest.StashKey()
 #: Our marker names on one test item, computed once for its three phases.
-item_markers_key: Final = pytest.StashKey[list[str]]()
+item_markers_key: Final[pytest.StashKey[list[str]]] = pytest.StashKey()
 #: What a test created and could not remove, one line each: "https://h/api/items/42 (DELETE ->
 #: 500)". The ``smoke_resources`` fixture stores them at teardown; the report carries them.
-item_left_behind_key: Final = pytest.StashKey[list[str]]()
+item_left_behind_key: Final[pytest.StashKey[list[str]]] = pytest.StashKey()
 #: The smoke tests this process deselected as not applicable: reason -> node ids.
-not_applicable_key: Final = pytest.StashKey[dict[str, list[str]]]()
+not_applicable_key: Final[pytest.StashKey[dict[str, list[str]]]] = pytest.StashKey()
+#: Whether this process puts the gate's data on test reports: in a smoke run (asked for, or smoke
+#: tests collected) and on every xdist worker, whose controller decides.
+recording_key: Final[pytest.StashKey[bool]] = pytest.StashKey()
+#: When the run started: ``time.time()`` and ``time.monotonic()``, for the reports.
+started_key: Final[pytest.StashKey[tuple[float, float]]] = pytest.StashKey()
+
+
+def mark_run_started(config: pytest.Config) -> None:
+    config.stash[started_key] = (time.time(), time.monotonic())
+
+
+def run_started(config: pytest.Config) -> tuple[float, float]:
+    """When the run started (``time.time()``, ``time.monotonic()``): at configure time."""
+    return config.stash.get(started_key, None) or (time.time(), time.monotonic())
 
 
 def get_settings(config: pytest.Config) -> Settings:
     """The run's settings, resolved once; a one-line usage error if they are bad."""
     settings = config.stash.get(settings_key, None)
     if settings is None:
-        from pytest_smoke import options
+        from pytest_smoke import setting_specs
         from pytest_smoke.settings import SettingsError, load_settings
 
         try:
             settings = load_settings(
-                cli=options.cli_values(config),
+                cli=setting_specs.cli_values(config),
                 environ=os.environ,
-                ini=options.ini_values(config),
+                ini=setting_specs.ini_values(config),
                 rootdir=config.rootpath,
             )
         except SettingsError as error:

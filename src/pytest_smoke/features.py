@@ -85,19 +85,21 @@ LOGS: Final = Feature("logs", "AZURE_LOG_WORKSPACE_ID", lambda s, c: bool(s.azur
 
 #: The one table of fixture-based applicability: a gated test that uses one of these fixtures
 #: (directly or through another fixture) needs its feature. The fixtures themselves still skip
-#: at run time when not configured, for tests that are not gated.
+#: at run time when not configured, for tests that are not gated. Keyed by the ``smoke_`` names:
+#: the generic ones (``db_session``) depend on them, so a test that uses ours has both in its
+#: fixture closure, and a test that uses a project's own ``db_session`` has neither.
 FIXTURE_FEATURES: Final[dict[str, Feature]] = {
-    "db_engine": DATABASE,
-    "db_session": DATABASE,
-    "db_sessionmaker": DATABASE,
-    "redis_client": REDIS,
-    "event_bus": REDIS,
-    "http_client": SERVICE,
-    "test_user_token": AUTH,
-    "auth_headers": AUTH,
-    "keyvault_client": SECRETS,
-    "metrics_client": METRICS,
-    "logs_client": LOGS,
+    "smoke_db_engine": DATABASE,
+    "smoke_db_session": DATABASE,
+    "smoke_db_sessionmaker": DATABASE,
+    "smoke_redis_client": REDIS,
+    "smoke_event_bus": REDIS,
+    "smoke_http_client": SERVICE,
+    "smoke_test_user_token": AUTH,
+    "smoke_auth_headers": AUTH,
+    "smoke_keyvault_client": SECRETS,
+    "smoke_metrics_client": METRICS,
+    "smoke_logs_client": LOGS,
 }
 
 #: Checks-file keys that a setting can supply instead: ``needs_checks("azure.secrets")`` is

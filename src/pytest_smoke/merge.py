@@ -1,4 +1,4 @@
-"""One verdict from the JSON reports of a split run: ``python -m pytest_smoke merge``.
+"""One verdict from the JSON reports of a split run: ``smoke-gate merge``.
 
 A CI matrix runs the suite in shards, each writing ``--smoke-report-json``; the verdict must be
 the one the whole suite would get. This module reads the shard reports, checks them, rebuilds one
@@ -64,12 +64,13 @@ if TYPE_CHECKING:
 
     from pytest_smoke.gate import Decision
 
-#: Exit status for bad input or usage (pytest's USAGE_ERROR): never a verdict's status.
+#: Exit status for bad input (pytest's USAGE_ERROR): never a verdict's status. (Bad usage of
+#: the command line is :mod:`pytest_smoke.cli`'s: 2.)
 EXIT_INPUT_ERROR: Final = 4
 #: Exit status when the merge itself fails (pytest's INTERNAL_ERROR): fail closed, never 0.
 EXIT_INTERNAL_ERROR: Final = 3
 
-_PROG: Final = "smoke gate merge"
+_PROG: Final = "smoke-gate merge"
 
 # pytest exit statuses from worst to best; see worst_pytest_status.
 _INTERNAL_ERROR, _USAGE_ERROR, _INTERRUPTED, _TESTS_FAILED, _OK, _NO_TESTS = 3, 4, 2, 1, 0, 5

@@ -1,5 +1,11 @@
 """pytest hooks of pytest-smoke-gate (entry point ``smoke``). Each hook is a few lines; the
-work happens in settings, recorder, gate and reports, which know nothing of these hooks."""
+work happens in settings, recorder, gate and reports, which know nothing of these hooks.
+
+pytest imports this module in every run of every project that has the plugin installed, smoke
+run or not, and rewrites the assertions of every module of the package it imports. So what it
+imports stays small: the fixtures are declarations whose bodies import their implementation;
+settings, gate and reports are imported when a smoke run needs them.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +13,54 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_smoke import _state, hooks, markers, options, suite_ids
-from pytest_smoke.fixtures.resources import smoke_resources
-from pytest_smoke.fixtures.settings import (
+from pytest_smoke import _state, hooks, markers, setting_specs
+from pytest_smoke.fixtures import (
+    register_aliases,
+    smoke_auth_headers,
+    smoke_azure_credential,
     smoke_checks,
+    smoke_db_engine,
+    smoke_db_session,
+    smoke_db_sessionmaker,
+    smoke_event_bus,
+    smoke_http_client,
+    smoke_http_latencies,
+    smoke_keyvault_client,
+    smoke_logs_client,
     smoke_masker,
+    smoke_metrics_client,
+    smoke_redis_client,
+    smoke_resources,
     smoke_settings,
+    smoke_test_user_token,
     smoke_warning,
 )
-from pytest_smoke.reporter import WORKER_NOT_APPLICABLE, GateReporter, XdistHooks, scrub_report
 
 if TYPE_CHECKING:
     from collections.abc import Generator
     from pathlib import Path
 
-    from pytest_smoke.settings import Settings
 
-__all__ = ["smoke_checks", "smoke_masker", "smoke_resources", "smoke_settings", "smoke_warning"]
+__all__ = [
+    "smoke_auth_headers",
+    "smoke_azure_credential",
+    "smoke_checks",
+    "smoke_db_engine",
+    "smoke_db_session",
+    "smoke_db_sessionmaker",
+    "smoke_event_bus",
+    "smoke_http_client",
+    "smoke_http_latencies",
+    "smoke_keyvault_client",
+    "smoke_logs_client",
+    "smoke_masker",
+    "smoke_metrics_client",
+    "smoke_redis_client",
+    "smoke_resources",
+    "smoke_settings",
+    "smoke_test_user_token",
+    "smoke_warning",
+]
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -31,37 +68,40 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    options.add_options(parser)
+    setting_specs.add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True, specname="pytest_configure")  # before pytest-asyncio reads it
+def pytest_configure_suite_loop_scope(config: pytest.Config) -> None:
+    # Only a run that names the bundled suite can need it: most runs stop at this check.
+    if config.pluginmanager.hasplugin("asyncio") and any(
+        "suite" in arg or "pytest_smoke" in arg for arg in config.args
+    ):
+        from pytest_smoke import suite_settings
+
+        suite_settings.set_fixture_loop_scope(config)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for line in markers.marker_lines():
         config.addinivalue_line("markers", line)
-    requested = options.smoke_run_requested(config)
+    _state.mark_run_started(config)
+    requested = setting_specs.smoke_run_requested(config)
     if requested:  # bad settings or checks file stop an explicit smoke run here, exit 4
         _state.get_settings(config)
         _state.get_checks(config)
-    if config.pluginmanager.hasplugin("asyncio"):  # the async fixtures need pytest-asyncio
-        from pytest_smoke.fixtures import azure, database, http, redis
+    if hasattr(config, "workerinput"):  # xdist worker: the controller aggregates and reports
+        config.stash[_state.recording_key] = True
+    elif requested or getattr(config.option, "dist", "no") != "no":
+        # An xdist controller never collects: it cannot wait for smoke tests to show up.
+        from pytest_smoke import reporter
 
-        config.pluginmanager.register(database, "smoke-db-fixtures")
-        config.pluginmanager.register(redis, "smoke-redis-fixtures")
-        config.pluginmanager.register(http, "smoke-http-fixtures")
-        config.pluginmanager.register(azure, "smoke-azure-fixtures")
-    else:
-        from pytest_smoke.fixtures import without_asyncio
+        reporter.start(config, requested=requested)
 
-        config.pluginmanager.register(without_asyncio, "smoke-async-fixtures-unavailable")
-    if hasattr(config, "workerinput"):
-        return  # xdist worker: the controller aggregates and reports
-    reporter = GateReporter(config, requested=requested)
-    config.pluginmanager.register(reporter, "smoke-gate-reporter")
-    if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(XdistHooks(reporter), "smoke-gate-xdist")
-    if config.pluginmanager.hasplugin("html") and getattr(config.option, "htmlpath", None):
-        from pytest_smoke.reports.html import HtmlVerdictSection
 
-        config.pluginmanager.register(HtmlVerdictSection(reporter.html_section), "smoke-gate-html")
+@pytest.hookimpl(trylast=True)  # after pytest's fixture manager has read every plugin
+def pytest_sessionstart(session: pytest.Session) -> None:
+    register_aliases(session)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -76,42 +116,24 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
 
 @pytest.hookimpl(trylast=True)  # after -k, -m and --deselect: only what would have run
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     gated = [item for item in items if _gated(item)]
     if not gated:
         return
-    settings = _state.get_settings(config)  # smoke tests collected: bad settings stop the run
-    if settings.quick:
-        keep = [item for item in items if item.get_closest_marker(markers.CRITICAL)]
-        dropped = [item for item in items if not item.get_closest_marker(markers.CRITICAL)]
-        if dropped:
-            config.hook.pytest_deselected(items=dropped)
-            items[:] = keep
-            gated = [item for item in gated if item.get_closest_marker(markers.CRITICAL)]
-    _deselect_not_applicable(config, items, gated, settings)
+    from pytest_smoke import reporter, selection
+
+    if not config.stash.get(_state.recording_key, False):  # smoke tests: a smoke run after all
+        # Collection is over: pytest counted its errors (testsfailed) and no test has run yet.
+        reporter.start(
+            config, requested=False, smoke_tests_collected=True, errors=session.testsfailed
+        )
+    selection.select(config, items, gated)
 
 
 def _gated(item: pytest.Item) -> bool:
     return any(item.get_closest_marker(name) for name in markers.GATED_MARKERS)
-
-
-def _deselect_not_applicable(
-    config: pytest.Config, items: list[pytest.Item], gated: list[pytest.Item], settings: Settings
-) -> None:
-    """Deselect the gated tests the deployment does not configure (never counted as skipped)
-    and keep their ids by reason for the reports."""
-    from pytest_smoke.features import not_applicable
-
-    groups = not_applicable(gated, settings, lambda: _state.get_checks(config))
-    if not groups:
-        return
-    dropped = {id(item) for group in groups.values() for item in group}
-    config.hook.pytest_deselected(items=[item for group in groups.values() for item in group])
-    items[:] = [item for item in items if id(item) not in dropped]
-    record = {reason: [item.nodeid for item in group] for reason, group in groups.items()}
-    config.stash[_state.not_applicable_key] = record
-    if hasattr(config, "workeroutput"):  # xdist: only workers collect; tell the controller
-        config.workeroutput[WORKER_NOT_APPLICABLE] = [[r, ids] for r, ids in record.items()]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -120,6 +142,10 @@ def pytest_pycollect_makemodule(
 ) -> pytest.Module | None:
     # The bundled suite run from the wheel gets ids that do not depend on where the venv is;
     # why this hook and not another way: see pytest_smoke.suite_ids.
+    if "pytest_smoke" not in module_path.parts:  # every other test file of every run
+        return None
+    from pytest_smoke import suite_ids
+
     nodeid = suite_ids.installed_suite_nodeid(module_path)
     if nodeid is None:
         return None  # pytest's own implementation builds the module
@@ -132,29 +158,15 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    names = item.stash.get(_state.item_markers_key, None)
-    if names is None:
-        names = sorted({mark.name for mark in item.iter_markers()} & markers.OWN_MARKERS)
-        item.stash[_state.item_markers_key] = names
-    # Carried on the report so they reach the xdist controller; keywords would mix in names.
-    report.smoke_markers = names  # type: ignore[attr-defined]
-    if report.failed:
-        report.smoke_cause = item.config.hook.pytest_smoke_root_cause(  # type: ignore[attr-defined]
-            item=item, call=call, report=report
-        )
-    if report.when == "teardown":  # the test's requests and warnings, carried to the controller
-        rows = _state.new_request_rows(item.config)
-        if rows:
-            report.smoke_requests = rows  # type: ignore[attr-defined]
-        warnings = item.stash.get(_state.item_warnings_key, None)
-        if warnings:
-            report.smoke_warnings = list(warnings)  # type: ignore[attr-defined]
-        left_behind = item.stash.get(_state.item_left_behind_key, None)
-        if left_behind:
-            report.smoke_left_behind = list(left_behind)  # type: ignore[attr-defined]
+    recording = item.config.stash.get(_state.recording_key, False)  # a plain run records nothing
     masker = _state.existing_masker(item.config)
-    if masker:  # before the report reaches the terminal, JUnit, HTML, JSON or the controller
-        scrub_report(report, masker)
+    if recording or masker:
+        from pytest_smoke import reporter
+
+        if recording:
+            reporter.annotate(report, item, call)
+        if masker:  # before the report reaches the terminal, JUnit, HTML, JSON or the controller
+            reporter.scrub_report(report, masker)
     return report
 
 

@@ -1,7 +1,9 @@
 """The controller-side plugin object: records outcomes, asks the gate, writes every report.
 
-Registered in ``pytest_configure`` on the controller only (never on an xdist worker), like
-pytest's own JUnit reporter. Worker reports reach it through ``pytest_runtest_logreport``.
+Registered on the controller only (never on an xdist worker), like pytest's own JUnit reporter,
+and only in a smoke run: in ``pytest_configure`` when the run asks for the gate or is distributed
+by xdist, else once smoke tests are collected. Worker reports reach it through
+``pytest_runtest_logreport``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Final
 import pytest
 
 from pytest_smoke import _state
+from pytest_smoke.markers import OWN_MARKERS
 from pytest_smoke.recorder import ResultRecorder
 
 if TYPE_CHECKING:
@@ -25,8 +28,7 @@ if TYPE_CHECKING:
 #: The key under which an xdist worker sends its not-applicable tests: [[reason, [nodeid]]].
 WORKER_NOT_APPLICABLE: Final = "smoke_not_applicable"
 
-# The gate, the settings and the report writers are imported only when a smoke run ends:
-# this object is registered in every pytest run where the plugin is installed.
+# The gate, the settings and the report writers are imported only when a smoke run ends.
 _COLOUR = {
     "PROCEED": {"green": True},
     "MONITOR": {"yellow": True},
@@ -38,15 +40,25 @@ _COLOUR = {
 class GateReporter:
     """Aggregates a run's results and applies the gate at session end."""
 
-    def __init__(self, config: pytest.Config, *, requested: bool) -> None:
+    def __init__(
+        self,
+        config: pytest.Config,
+        *,
+        requested: bool,
+        smoke_tests_collected: bool = False,
+        collection_errors: int = 0,
+    ) -> None:
+        """``requested``: the run asked for the gate; ``smoke_tests_collected``: registered
+        because smoke tests were collected, after ``collection_errors`` collection errors."""
         self.config = config
         self.requested = requested
+        self.smoke_tests_collected = smoke_tests_collected
         self.recorder = ResultRecorder()
+        self.recorder.collection_errors = collection_errors
         self.decision: Decision | None = None
         self.failure: str | None = None
         self.report_paths: list[str] = []
-        self._started = time.time()
-        self._monotonic = time.monotonic()
+        self._started, self._monotonic = _state.run_started(config)
 
     # -- what the gate is configured to do --
 
@@ -100,11 +112,10 @@ class GateReporter:
         # Smoke tests collected but none applied is a smoke run too (INVESTIGATE), unless the
         # run only listed tests (--collect-only).
         not_applicable = bool(recorder.not_applicable) and not self.config.option.collectonly
+        # A collection error alone is pytest's business, unless smoke tests were collected too.
+        collection_errors = recorder.collection_errors and self.smoke_tests_collected
         if not (
-            self.requested
-            or recorder.has_gated_results()
-            or recorder.collection_errors
-            or not_applicable
+            self.requested or recorder.has_gated_results() or collection_errors or not_applicable
         ):
             return  # not a smoke run: stay silent and leave everything as pytest has it
         # Usually resolved already; on an xdist controller this may be the first ask. Bad
@@ -213,6 +224,30 @@ class GateReporter:
             terminalreporter.write_line(line)
 
 
+def start(
+    config: pytest.Config, *, requested: bool, smoke_tests_collected: bool = False, errors: int = 0
+) -> None:
+    """Register the gate's reporter (and its xdist and pytest-html parts) for this run.
+
+    ``requested``: the run asked for the gate; ``smoke_tests_collected``: registered because
+    smoke tests were collected, after ``errors`` collection errors.
+    """
+    config.stash[_state.recording_key] = True
+    reporter = GateReporter(
+        config,
+        requested=requested,
+        smoke_tests_collected=smoke_tests_collected,
+        collection_errors=errors,
+    )
+    config.pluginmanager.register(reporter, "smoke-gate-reporter")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(reporter), "smoke-gate-xdist")
+    if config.pluginmanager.hasplugin("html") and getattr(config.option, "htmlpath", None):
+        from pytest_smoke.reports.html import HtmlVerdictSection
+
+        config.pluginmanager.register(HtmlVerdictSection(reporter.html_section), "smoke-gate-html")
+
+
 class XdistHooks:
     """Hooks that exist only with pytest-xdist; registered only when it is installed."""
 
@@ -230,6 +265,31 @@ class XdistHooks:
             gateway = getattr(node, "gateway", None)
             name = getattr(gateway, "id", "worker")
             self.reporter.recorder.add_worker_crash(f"{name}: {str(error).strip()[:200]}")
+
+
+def annotate(report: pytest.TestReport, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    """Put on a test's report what the gate needs to know of it: plain attributes, which
+    pytest-xdist carries from a worker to the controller."""
+    names = item.stash.get(_state.item_markers_key, None)
+    if names is None:
+        names = sorted({mark.name for mark in item.iter_markers()} & OWN_MARKERS)
+        item.stash[_state.item_markers_key] = names
+    # Our marker names, not keywords, which would mix in other names.
+    report.smoke_markers = names  # type: ignore[attr-defined]
+    if report.failed:
+        report.smoke_cause = item.config.hook.pytest_smoke_root_cause(  # type: ignore[attr-defined]
+            item=item, call=call, report=report
+        )
+    if report.when == "teardown":  # the test's requests, warnings and leftovers
+        rows = _state.new_request_rows(item.config)
+        if rows:
+            report.smoke_requests = rows  # type: ignore[attr-defined]
+        warnings = item.stash.get(_state.item_warnings_key, None)
+        if warnings:
+            report.smoke_warnings = list(warnings)  # type: ignore[attr-defined]
+        left_behind = item.stash.get(_state.item_left_behind_key, None)
+        if left_behind:
+            report.smoke_left_behind = list(left_behind)  # type: ignore[attr-defined]
 
 
 def scrub_report(report: pytest.TestReport, masker: Masker) -> None:

@@ -1,28 +1,29 @@
-"""The table of every setting: its names in each source, its parser, default and help.
+"""The table of every setting: its names in each source, its parser, default and help; and the
+command-line options and ini keys built from it (:func:`add_options`).
 
 Kept apart from :mod:`pytest_smoke.settings` and free of dataclasses, because the plugin builds
-its options and ini keys from this table in every pytest run, smoke run or not.
+its options and ini keys from this table in every pytest run, smoke run or not; for the same
+reason the parsers live in :mod:`pytest_smoke.setting_parsers`, imported on first use.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import re
-from collections.abc import Callable
-from typing import Any, Final
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Final
 
-from pytest_smoke.markers import DEPENDENCY_MARKERS
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pytest
+
+    # Only in annotations: building the alias at runtime goes through typing's machinery.
+    Parser = Callable[[str], Any]
 
 # The gate's defaults (pytest_smoke.gate.Policy has the same; a unit test keeps them equal).
 DEFAULT_MAX_FAILURE_PERCENT: Final = 20.0
 DEFAULT_MAX_SKIP_PERCENT: Final = 50.0
 DEFAULT_CATEGORY_MIN_TESTS: Final = 2
 DEFAULT_ROLLBACK_CATEGORIES: Final = frozenset({"database"})
-
-Parser = Callable[[str], Any]
 
 
 class SettingSpec:
@@ -74,171 +75,53 @@ class SettingSpec:
         return f"SettingSpec({self.name!r})"
 
 
-# --- parsers: each raises ValueError with the part of the message after the setting's name ---
+class _Parser:
+    """A parser of :mod:`pytest_smoke.setting_parsers`, imported on the first value it parses:
+    the plugin registers options and ini keys from this table in every pytest run, and needs
+    no parser for that. ``arguments``: made by calling the factory ``name`` with them."""
+
+    __slots__ = ("_arguments", "_name", "_parse")
+
+    def __init__(
+        self, name: str, arguments: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+    ) -> None:
+        self._name = name
+        self._arguments = arguments
+        self._parse: Parser | None = None
+
+    def __call__(self, raw: str) -> Any:
+        if self._parse is None:
+            from pytest_smoke import setting_parsers
+
+            parser = getattr(setting_parsers, self._name)
+            if self._arguments is not None:
+                args, kwargs = self._arguments
+                parser = parser(*args, **kwargs)
+            self._parse = parser
+        return self._parse(raw)
+
+    def __repr__(self) -> str:
+        return f"<parser {self._name}>"
 
 
-def _text(raw: str) -> str:
-    return raw.strip()
+def _factory(name: str) -> Callable[..., _Parser]:
+    """``_url("https", example=...)`` in the table: a parser made from arguments."""
+    return lambda *args, **kwargs: _Parser(name, (args, kwargs))
 
 
-def _boolean(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off", ""}:
-        return False
-    raise ValueError("is not a boolean; use true or false")
-
-
-def _number(low: float, high: float | None, unit: str, example: str) -> Parser:
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError(f"is not a number; set it in {unit}, e.g. {example}") from None
-        if math.isnan(value) or value < low or (high is not None and value > high):
-            bounds = f"between {low:g} and {high:g}" if high is not None else f"{low:g} or more"
-            raise ValueError(f"is out of range; it must be {bounds} ({unit})")
-        return value
-
-    return parse
-
-
-def _positive(unit: str, example: str, high: float | None = None) -> Parser:
-    def parse(raw: str) -> float:
-        value = float(_number(0, high, unit, example)(raw))
-        if value <= 0:
-            raise ValueError(f"must be more than 0 ({unit}), e.g. {example}")
-        return value
-
-    return parse
-
-
-def _count(low: int) -> Parser:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError(f"is not a whole number; use {low} or more") from None
-        if value < low:
-            raise ValueError(f"must be {low} or more")
-        return value
-
-    return parse
-
-
-def _url(*schemes: str, example: str) -> Parser:
-    def parse(raw: str) -> str:
-        value = raw.strip()
-        # urlsplit drops tabs and newlines and keeps spaces in the host: refuse both here
-        if any(character.isspace() for character in value):
-            raise ValueError(f"contains whitespace; use the form {example} (a space is %20)")
-        try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018 -- raises ValueError on a bad port
-        except ValueError:
-            raise ValueError(f"is not a valid URL; use the form {example}") from None
-        if not parts.scheme or not parts.hostname:
-            raise ValueError(f"needs a scheme and a host, e.g. {example}")
-        if parts.scheme.lower() not in schemes:
-            raise ValueError(f"has scheme {parts.scheme!r}; use one of {', '.join(schemes)}")
-        if not _valid_host(parts.hostname):
-            raise ValueError(f"has an invalid host name; use the form {example}")
-        return value
-
-    return parse
-
-
-#: One label of a host name: letters (any script), digits, "-" and "_", at most 63.
-_HOST_LABEL: Final = re.compile(r"[\w-]{1,63}")
-
-
-def _valid_host(host: str) -> bool:
-    if ":" in host:  # an IPv6 literal, which urlsplit has already checked
-        return True
-    labels = host.removesuffix(".").split(".")
-    return len(host) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
-
-
-def _path_expression(raw: str) -> str:
-    from pytest_smoke.checks.paths import compile_path
-
-    value = raw.strip()
-    try:
-        compile_path(value)
-    except ValueError as error:
-        raise ValueError(f"is {error}; e.g. access_token or user.token") from None
-    return value
-
-
-def _existing_file(raw: str) -> str:
-    path = raw.strip()
-    if not os.path.isfile(os.path.expanduser(path)):
-        raise ValueError("is not a readable file; give the path of a PEM file")
-    return os.path.expanduser(path)
-
-
-def _existing_file_any(raw: str) -> str:
-    path = os.path.expanduser(raw.strip())
-    if not os.path.isfile(path):
-        raise ValueError("is not a file; give the path of the checks file")
-    return os.path.abspath(path)
-
-
-_RESOURCE_ID_FORMAT: Final = (
-    "/subscriptions/{subscription}/resourceGroups/{group}/providers/"
-    "Microsoft.Compute/virtualMachines/{vm}"
-)
-
-
-def _vm_resource_id(raw: str) -> str:
-    value = raw.strip()
-    parts = value.strip("/").split("/")
-    if (
-        not value.startswith("/")
-        or len(parts) != 8
-        or [p.lower() for p in parts[0:7:2]]
-        != ["subscriptions", "resourcegroups", "providers", "virtualmachines"]
-        or parts[5].lower() != "microsoft.compute"
-        or not all(parts[1::2])
-    ):
-        raise ValueError(f"is not a VM resource ID; expected {_RESOURCE_ID_FORMAT}")
-    return value
-
-
-def _choice(*choices: str) -> Parser:
-    def parse(raw: str) -> str:
-        for choice in choices:
-            if raw.strip().lower() == choice.lower():
-                return choice
-        raise ValueError(f"is not one of {', '.join(choices)}")
-
-    return parse
-
-
-def _name_list(raw: str) -> tuple[str, ...]:
-    """A JSON list (``["a", "b"]``, as in the seed documents) or a comma-separated list."""
-    text = raw.strip()
-    if text.startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError:
-            raise ValueError('is not a valid JSON list; use ["a", "b"] or a,b') from None
-        if not all(isinstance(item, str) for item in items):
-            raise ValueError('must list names as strings, e.g. ["a", "b"]')
-        return tuple(item.strip() for item in items if item.strip())
-    return tuple(item.strip() for item in text.split(",") if item.strip())
-
-
-def _categories(raw: str) -> frozenset[str]:
-    names = frozenset(_name_list(raw))
-    unknown = sorted(names - set(DEPENDENCY_MARKERS))
-    if unknown:
-        raise ValueError(
-            f"names unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
-            f"choose from {', '.join(DEPENDENCY_MARKERS)}"
-        )
-    return names
+_text: Final = _Parser("text")
+_boolean: Final = _Parser("boolean")
+_path_expression: Final = _Parser("path_expression")
+_existing_file: Final = _Parser("existing_file")
+_existing_file_any: Final = _Parser("existing_file_any")
+_vm_resource_id: Final = _Parser("vm_resource_id")
+_name_list: Final = _Parser("name_list")
+_categories: Final = _Parser("categories")
+_number: Final = _factory("number")
+_positive: Final = _factory("positive")
+_count: Final = _factory("count")
+_url: Final = _factory("url")
+_choice: Final = _factory("choice")
 
 
 _PG_EXAMPLE: Final = "postgresql://user:password@db.example.com:5432/app"
@@ -642,3 +525,83 @@ PROFILE_ENV: Final = "SMOKE_ENV"
 PROFILE_INI: Final = "smoke_env"
 PROFILE_FILE_OPTION: Final = "--smoke-env-file"
 PROFILE_FILE_ENV: Final = "SMOKE_ENV_FILE"
+
+
+# --- the table as pytest options and ini keys ---
+
+_PROFILE_HELP: Final = (
+    "Load the env profile .env.NAME from the rootdir (python-dotenv syntax). "
+    "Precedence: command line > environment variable > profile > ini > default."
+)
+_PROFILE_FILE_HELP: Final = "Load the env profile from PATH instead of .env.NAME."
+
+#: Settings whose presence alone means the user asked for a smoke run.
+_RUN_SETTINGS: Final = ("gate", "quick", "report_json")
+
+
+def _dest(name: str) -> str:
+    return f"smoke_{name}"
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("smoke", "smoke gate (pytest-smoke-gate)")
+    group.addoption(
+        PROFILE_OPTION,
+        dest=_dest("profile"),
+        metavar="NAME",
+        default=None,
+        help=f"{_PROFILE_HELP} [env {PROFILE_ENV}, ini {PROFILE_INI}]",
+    )
+    parser.addini(PROFILE_INI, _PROFILE_HELP, type="string", default="")
+    group.addoption(
+        PROFILE_FILE_OPTION,
+        dest=_dest("profile_file"),
+        metavar="PATH",
+        default=None,
+        help=f"{_PROFILE_FILE_HELP} [env {PROFILE_FILE_ENV}]",
+    )
+    for spec in SPECS:
+        sources = ", ".join(
+            f"{kind} {name}" for kind, name in (("env", spec.env), ("ini", spec.ini)) if name
+        )
+        if spec.option and spec.flag:
+            group.addoption(
+                spec.option,
+                dest=_dest(spec.name),
+                action="store_true",
+                default=None,
+                help=f"{spec.help} [{sources}]",
+            )
+        elif spec.option:
+            group.addoption(
+                spec.option,
+                dest=_dest(spec.name),
+                metavar=spec.metavar,
+                default=None,
+                help=f"{spec.help} [{sources}]",
+            )
+        if spec.ini:
+            parser.addini(spec.ini, f"{spec.help} [env {spec.env}]", type="string", default="")
+
+
+def cli_values(config: pytest.Config) -> dict[str, Any]:
+    """Option values by setting name; ``None`` where the option was not given."""
+    names = ["profile", "profile_file", *(spec.name for spec in SPECS if spec.option)]
+    return {name: config.getoption(_dest(name)) for name in names}
+
+
+def ini_values(config: pytest.Config) -> dict[str, str]:
+    keys = [PROFILE_INI, *(spec.ini for spec in SPECS if spec.ini)]
+    return {key: str(config.getini(key)) for key in keys}
+
+
+def smoke_run_requested(config: pytest.Config) -> bool:
+    """Whether the user explicitly asked for a smoke run (then bad settings stop it at once)."""
+    if any(value is not None for value in cli_values(config).values()):
+        return True
+    specs = {spec.name: spec for spec in SPECS}
+    env_names = [PROFILE_ENV, PROFILE_FILE_ENV, *(specs[n].env for n in _RUN_SETTINGS)]
+    ini_names = [PROFILE_INI, *(specs[n].ini for n in _RUN_SETTINGS)]
+    return any(name and os.environ.get(name) for name in env_names) or any(
+        name and str(config.getini(name)).strip() for name in ini_names
+    )

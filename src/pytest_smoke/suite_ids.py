@@ -18,8 +18,10 @@ the cache directory and ini lookup for the whole run; rewriting ``nodeid`` after
 writes pytest's private ``_id`` and misses collection errors. Fixtures keep working:
 pytest >= 9.1 ties conftest fixtures to nodes, not id strings, and older versions match a
 conftest's base id against the (unchanged) package node above the module. Every xdist worker
-runs the same hook, so the workers agree on the ids. Run from a source checkout (an editable
-install), the suite lives in ``tests/smoke``, outside the package: its ids do not change.
+runs the same hook, so the workers agree on the ids. The suite is part of the package in a
+source checkout too (``src/pytest_smoke/suite``, an editable install): its ids there are the
+same, ``pytest_smoke/suite/test_x.py::test_y``, whether it is collected with ``--pyargs`` or
+by its path.
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ def _package_dir() -> Path:
 
 
 def installed_suite_nodeid(module_path: Path) -> str | None:
-    """``pytest_smoke/suite/test_x.py`` for a test module inside the installed package (the
-    wheel's bundled suite), else ``None`` (leave the id to pytest)."""
+    """``pytest_smoke/suite/test_x.py`` for a test module inside the ``pytest_smoke`` package
+    (the bundled suite, from a wheel or an editable install), else ``None`` (leave the id to
+    pytest)."""
     if _PACKAGE not in module_path.parts:  # every other test file of every run: one check
         return None
     try:

@@ -1,8 +1,8 @@
 """The Azure checks with the real SDK clients, unpatched, against the local Azure stand-in.
 
-The stand-in (examples/demo/azure_standin.py) runs in-process, one per module, on 127.0.0.1 with
-a trustme CA; every status is reached through the wire: the SDKs' requests, the stand-in's
-answers, the SDKs' parsing. Each test sets the fault it needs; it is reset afterwards.
+The stand-in (src/pytest_smoke/demo/items/azure_standin.py) runs in-process, one per module, on
+127.0.0.1 with a trustme CA; every status is reached through the wire: the SDKs' requests, the
+stand-in's answers, the SDKs' parsing. Each test sets the fault it needs; it is reset afterwards.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     import trustme
     from azure.core.credentials_async import AsyncTokenCredential
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "examples" / "demo"
+DEMO_DIR = Path(__file__).resolve().parents[2] / "src" / "pytest_smoke" / "demo" / "items"
 module_loop = pytest.mark.asyncio(loop_scope="module")
 AZURE_VARIABLES = (
     "AZURE_CLIENT_ID",
@@ -71,7 +71,7 @@ AZURE_VARIABLES = (
 
 
 def load_standin() -> ModuleType:
-    """Import examples/demo/azure_standin.py (not a package) once per process."""
+    """Import the demo's azure_standin.py (not a module of the package) once per process."""
     name = "azure_standin"
     if name in sys.modules:
         return sys.modules[name]

@@ -170,6 +170,44 @@ async def test_connection_refused_is_retried_then_raised_quickly(method: str) ->
     assert describe_connect_error(raised.value) == "connection refused"
 
 
+async def _drops_first_connection() -> tuple[asyncio.Server, list[str]]:
+    """A server that closes its first connection after reading the request, without answering
+    (a kept-alive connection the server dropped), then answers 200 on later ones."""
+    seen: list[str] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request_line = (await reader.readline()).decode().strip()
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass
+        seen.append(request_line.split(" ")[0])
+        if len(seen) > 1:
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+            await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0), seen
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("method", ["GET", "DELETE", "PUT"])
+async def test_a_dropped_connection_is_retried_for_idempotent_methods(method: str) -> None:
+    server, seen = await _drops_first_connection()
+    port = server.sockets[0].getsockname()[1]
+    async with server, client_for(f"http://127.0.0.1:{port}", None, backoff=0.01) as client:
+        response = await client.request(method, "/api/items/1")
+    assert (response.status_code, seen) == (200, [method, method])
+
+
+@pytest.mark.asyncio
+async def test_a_dropped_connection_is_not_retried_for_post() -> None:
+    server, seen = await _drops_first_connection()
+    port = server.sockets[0].getsockname()[1]
+    async with server, client_for(f"http://127.0.0.1:{port}", None, backoff=0.01) as client:
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+            await client.post("/api/items", json={"name": "x"})
+    assert seen == ["POST"]  # never sent twice: the server may have created it
+
+
 @pytest.mark.asyncio
 async def test_silent_listener_fails_within_the_timeout_with_a_clear_message() -> None:
     with silent_listener() as port:

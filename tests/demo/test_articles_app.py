@@ -1,4 +1,4 @@
-"""The articles example (examples/articles) in-process, against the local PostgreSQL.
+"""The articles example (pytest_smoke/demo/articles) in-process, against the local PostgreSQL.
 
 Its contract (examples/articles/CONTRACT.md) as a client sees it: the OAuth2 form login, the
 ``Token`` scheme and its 403s, the trailing-slash collection and its 307, the ``{"article": ...}``
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 HOST, PG_PORT = "127.0.0.1", 5432
 ROOT = Path(__file__).resolve().parents[2]
-ARTICLES_DIR = ROOT / "examples" / "articles"
+ARTICLES_DIR = ROOT / "src" / "pytest_smoke" / "demo" / "articles"
 SECRET = secrets.token_urlsafe(32)
 USERNAME, PASSWORD = "smoke-bot", secrets.token_hex(8)
 OTHER_USER = "someone-else"
@@ -76,7 +76,7 @@ def _closed_port() -> int:
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[ModuleType]:
-    """examples/articles/articles_api, imported as uvicorn's ``--app-dir`` would."""
+    """The demo's articles_api package, imported as uvicorn's ``--app-dir`` would."""
     with pytest.MonkeyPatch.context() as mp:
         mp.syspath_prepend(str(ARTICLES_DIR))
         yield importlib.import_module("articles_api")

@@ -1,4 +1,4 @@
-"""The Azure stand-in (examples/demo/azure_standin.py): its wire protocol, faults and command line.
+"""The Azure stand-in (pytest_smoke/demo/items): its wire protocol, faults and command line.
 
 The stand-in runs in-process, one per module, on 127.0.0.1 with a trustme CA; each test sets
 the fault it needs and is put back to healthy afterwards. Plain HTTP requests check what the
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     import trustme
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "examples" / "demo"
+DEMO_DIR = Path(__file__).resolve().parents[2] / "src" / "pytest_smoke" / "demo" / "items"
 STANDIN = DEMO_DIR / "azure_standin.py"
 DATA = DEMO_DIR / "azure-data.json"
 API = {"api-version": "7.6"}
@@ -38,7 +38,7 @@ module_loop = pytest.mark.asyncio(loop_scope="module")
 
 
 def load_standin() -> ModuleType:
-    """Import examples/demo/azure_standin.py (not a package) once per process."""
+    """Import the demo's azure_standin.py (not a module of the package) once per process."""
     name = "azure_standin"
     if name in sys.modules:
         return sys.modules[name]

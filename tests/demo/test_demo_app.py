@@ -1,4 +1,4 @@
-"""The demo service (examples/demo/app.py) in-process, against the local PostgreSQL and Redis.
+"""The items demo (pytest_smoke/demo/items/app.py) in-process, on the local PostgreSQL and Redis.
 
 The module gets its own database, ``smoke_demo_test_<random>``, made from ``schema.sql`` and
 dropped at the end however the run ends; the app connects to it as ``demo_app``, so row-level
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 HOST = "127.0.0.1"
 PG_PORT, REDIS_PORT = 5432, 6379
-DEMO_DIR = Path(__file__).resolve().parents[2] / "examples" / "demo"
+DEMO_DIR = Path(__file__).resolve().parents[2] / "src" / "pytest_smoke" / "demo" / "items"
 RUN = f"smoke-demo-test:{secrets.token_hex(4)}"
 CHANNEL = f"{RUN}:items"
 SECRET = secrets.token_urlsafe(32)
@@ -149,7 +149,7 @@ def env(database: str, _redis_cleanup: None) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def demo(env: dict[str, str]) -> Iterator[ModuleType]:
-    """examples/demo/app.py imported as uvicorn would, with ``env`` as the environment."""
+    """The demo's app.py imported as uvicorn would, with ``env`` as the environment."""
     name = f"demo_app_{secrets.token_hex(4)}"
     spec = importlib.util.spec_from_file_location(name, DEMO_DIR / "app.py")
     assert spec is not None

@@ -1,4 +1,4 @@
-"""examples/demo/launch.py end to end: the real script in subprocesses, real servers.
+"""The demo launcher (python -m pytest_smoke.demo.launch) end to end: subprocesses, real servers.
 
 ``up`` uses the local PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) when they answer, or
 starts throwaway ones (forced here with the hidden ``--throwaway`` flag). Every test that starts a
@@ -33,8 +33,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO_DIR = ROOT / "examples" / "demo"
+DEMO_DIR = ROOT / "src" / "pytest_smoke" / "demo"
+ITEMS_DIR = DEMO_DIR / "items"
 LAUNCH = DEMO_DIR / "launch.py"
+LAUNCHER = "pytest_smoke.demo.launch"
 LOCAL_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 PROFILE_KEYS = {
@@ -59,7 +61,7 @@ PROFILE_KEYS = {
     "VM_RESOURCE_ID",
     "AZURE_LOG_WORKSPACE_ID",
 }
-ARTICLES_DIR = ROOT / "examples" / "articles"
+ARTICLES_DIR = DEMO_DIR / "articles"
 ARTICLES_PROFILE_KEYS = {
     "GATEWAY_URL",
     "SMOKE_TEST_DATABASE_URL",
@@ -105,8 +107,8 @@ def pg_binaries() -> bool:
 
 LOCAL_SERVICES = postgres_answers(LOCAL_POSTGRES_URL) and redis_answers(LOCAL_REDIS_URL)
 needs_app = pytest.mark.skipif(
-    not ((DEMO_DIR / "app.py").exists() and (DEMO_DIR / "schema.sql").exists()),
-    reason="examples/demo/app.py and schema.sql are not written yet",
+    not ((ITEMS_DIR / "app.py").exists() and (ITEMS_DIR / "schema.sql").exists()),
+    reason="pytest_smoke/demo/items/app.py and schema.sql are not written yet",
 )
 needs_local_services = pytest.mark.skipif(
     not LOCAL_SERVICES, reason="no PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379"
@@ -121,8 +123,9 @@ needs_server_binaries = pytest.mark.skipif(
 
 
 def launcher(
-    *args: str, env: dict[str, str] | None = None, script: Path = LAUNCH
+    *args: str, env: dict[str, str] | None = None, script: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """The launcher as users run it (``python -m pytest_smoke.demo.launch``), or ``script``."""
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -130,7 +133,7 @@ def launcher(
     }
     environment.update(env or {})
     return subprocess.run(
-        [sys.executable, str(script), *args],
+        [sys.executable, *(["-m", LAUNCHER] if script is None else [str(script)]), *args],
         capture_output=True,
         text=True,
         env=environment,
@@ -310,11 +313,13 @@ def test_an_unreachable_configured_server_is_an_error(tmp_path: Path) -> None:
 @needs_local_services
 def test_a_service_that_does_not_start_is_reported_and_cleaned_up(tmp_path: Path) -> None:
     """A stand-in app that fails at import, next to a copy of the launcher."""
-    demo_dir = tmp_path / "examples" / "demo"
-    demo_dir.mkdir(parents=True)
+    demo_dir = tmp_path / "demo"
+    (demo_dir / "items").mkdir(parents=True)
     shutil.copy(LAUNCH, demo_dir / "launch.py")
-    (demo_dir / "schema.sql").write_text("CREATE TABLE probe (id int);\n")
-    (demo_dir / "app.py").write_text("raise RuntimeError('stand-in app: boom at import')\n")
+    (demo_dir / "items" / "schema.sql").write_text("CREATE TABLE probe (id int);\n")
+    (demo_dir / "items" / "app.py").write_text(
+        "raise RuntimeError('stand-in app: boom at import')\n"
+    )
     state_dir = tmp_path / "state"
     result = launcher("up", "--state-dir", str(state_dir), script=demo_dir / "launch.py")
     assert result.returncode == 1, result.stderr
@@ -349,7 +354,7 @@ def test_two_demos_side_by_side_then_down(up: Callable[..., Demo], tmp_path: Pat
         assert gateway.startswith("https://127.0.0.1:")
         assert profile["SMOKE_TEST_LOGIN_URL"] == f"{gateway}/auth/login"
         assert profile["SMOKE_TEST_CA_BUNDLE"] == str(demo.state_dir / "ca.pem")
-        assert profile["SMOKE_TEST_CHECKS_FILE"] == str(DEMO_DIR / "smoke-checks.toml")
+        assert profile["SMOKE_TEST_CHECKS_FILE"] == str(ITEMS_DIR / "smoke-checks.toml")
         assert profile["DEMO_EVENT_CHANNEL"].startswith("demo:items:")
         assert urlsplit(profile["SMOKE_TEST_DATABASE_URL"]).username == "demo_app"
         assert urlsplit(profile["SMOKE_TEST_DATABASE_URL"]).password
@@ -443,7 +448,7 @@ def test_throwaway_postgresql_and_redis(up: Callable[..., Demo]) -> None:
 
 needs_articles = pytest.mark.skipif(
     not (ARTICLES_DIR / "articles_api" / "main.py").exists(),
-    reason="examples/articles is not written yet",
+    reason="pytest_smoke/demo/articles is not written yet",
 )
 
 

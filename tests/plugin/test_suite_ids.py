@@ -1,6 +1,7 @@
-"""The bundled suite run from the wheel has the same short test ids wherever the venv lives:
+"""The bundled suite has the same short test ids wherever it is installed:
 ``pytest_smoke/suite/test_x.py::test_y``, in the terminal, JUnit and the JSON report, with and
-without xdist."""
+without xdist; from a wheel wherever the venv lives, and from this environment's install (an
+editable one in a checkout: the suite is ``src/pytest_smoke/suite``, the same layout)."""
 
 from __future__ import annotations
 
@@ -163,3 +164,25 @@ def test_ids_in_terminal_junit_and_json(
     names = {(case.get("classname"), case.get("name")) for case in cases}
     assert ("pytest_smoke.suite.test_service_communication", "test_health_checks") in names
     assert all(str(classname).startswith("pytest_smoke.suite.") for classname, _ in names)
+
+
+@pytest.mark.parametrize("how", ["pyargs", "path"])
+def test_this_environments_suite_has_the_same_ids(
+    pytester: pytest.Pytester, gateway: str, how: str
+) -> None:
+    import pytest_smoke.suite
+
+    suite_dir = Path(pytest_smoke.suite.__file__).parent
+    target = ("--pyargs", "pytest_smoke.suite") if how == "pyargs" else (str(suite_dir),)
+    pytester.makefile(".toml", checks='[service]\nhealth = ["/health"]\n')
+    pytester.makefile(
+        ".ids", **{".env": f"GATEWAY_URL={gateway}\nSMOKE_TEST_CHECKS_FILE=checks.toml\n"}
+    )
+    # By path, pytest takes the rootdir (and ini) from above the suite: name the profile's file.
+    profile = str(pytester.path / ".env.ids")
+    result = pytester.runpytest_subprocess(
+        *target, "--smoke-env-file", profile, "-p", "no:cacheprovider", "--collect-only", "-q"
+    )
+    ids = [line for line in result.outlines if "::" in line]
+    assert f"{PREFIX}test_service_communication.py::test_health_checks" in ids, result.outlines
+    assert all(line.startswith(PREFIX) for line in ids), ids

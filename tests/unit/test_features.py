@@ -40,26 +40,26 @@ def reasons(items: list[FakeItem], settings: Settings, checks: Checks | None = N
 
 def test_every_public_dependency_fixture_is_in_the_table() -> None:
     assert set(features.FIXTURE_FEATURES) == {
-        "db_engine",
-        "db_session",
-        "db_sessionmaker",
-        "redis_client",
-        "event_bus",
-        "http_client",
-        "test_user_token",
-        "auth_headers",
-        "keyvault_client",
-        "metrics_client",
-        "logs_client",
+        "smoke_db_engine",
+        "smoke_db_session",
+        "smoke_db_sessionmaker",
+        "smoke_redis_client",
+        "smoke_event_bus",
+        "smoke_http_client",
+        "smoke_test_user_token",
+        "smoke_auth_headers",
+        "smoke_keyvault_client",
+        "smoke_metrics_client",
+        "smoke_logs_client",
     }
 
 
 def test_fixtures_need_their_setting() -> None:
     items = [
-        FakeItem("db", fixtures=("request", "db_session")),
-        FakeItem("bus", fixtures=("event_bus",)),
-        FakeItem("http", fixtures=("http_client",)),
-        FakeItem("vault", fixtures=("keyvault_client",)),
+        FakeItem("db", fixtures=("request", "smoke_db_session")),
+        FakeItem("bus", fixtures=("smoke_event_bus",)),
+        FakeItem("http", fixtures=("smoke_http_client",)),
+        FakeItem("vault", fixtures=("smoke_keyvault_client",)),
         FakeItem("plain", fixtures=("tmp_path",)),
     ]
     assert reasons(items, Settings(gateway_url="https://api.example.com")) == {
@@ -81,7 +81,7 @@ def test_fixtures_need_their_setting() -> None:
     ],
 )
 def test_auth_needs_a_token_source(settings: Settings, checks: Checks, applies: bool) -> None:
-    found = reasons([FakeItem("t", fixtures=("auth_headers",))], settings, checks)
+    found = reasons([FakeItem("t", fixtures=("smoke_auth_headers",))], settings, checks)
     assert (found == {}) is applies
 
 
@@ -92,7 +92,7 @@ def test_the_checks_file_is_read_only_when_a_test_needs_it() -> None:
         asked.append(1)
         return Checks()
 
-    features.not_applicable([FakeItem("db", fixtures=("db_session",))], Settings(), checks)  # type: ignore[list-item]
+    features.not_applicable([FakeItem("db", fixtures=("smoke_db_session",))], Settings(), checks)  # type: ignore[list-item]
     assert asked == []
 
 
@@ -135,9 +135,9 @@ def test_needs_https(url: str | None, reason: str | None) -> None:
 
 def test_writes_under_a_read_only_profile() -> None:
     items = [
-        FakeItem("http_write", FakeMark("writes"), fixtures=("http_client",)),
-        FakeItem("db_write", FakeMark("writes"), fixtures=("db_session",)),
-        FakeItem("read", fixtures=("http_client", "db_session")),
+        FakeItem("http_write", FakeMark("writes"), fixtures=("smoke_http_client",)),
+        FakeItem("db_write", FakeMark("writes"), fixtures=("smoke_db_session",)),
+        FakeItem("read", fixtures=("smoke_http_client", "smoke_db_session")),
     ]
     full = Settings(gateway_url="http://x.example.com", database_url="postgresql://db/app")
     assert reasons(items, full) == {}
@@ -152,7 +152,7 @@ def test_writes_under_a_read_only_profile() -> None:
 
 
 def test_not_configured_comes_before_read_only() -> None:
-    item = FakeItem("bus_write", FakeMark("writes"), fixtures=("event_bus",))
+    item = FakeItem("bus_write", FakeMark("writes"), fixtures=("smoke_event_bus",))
     assert reasons([item], Settings(read_only=True)) == {
         "redis (SMOKE_TEST_REDIS_URL)": ["bus_write"]
     }

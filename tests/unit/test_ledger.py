@@ -22,7 +22,7 @@ from .crud_api import ENVELOPED, FLAT, TOKEN, CrudApi
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-SUITE = Path(__file__).resolve().parents[1] / "smoke"
+SUITE = Path(__file__).resolve().parents[2] / "src" / "pytest_smoke" / "suite"
 INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 
 
@@ -140,8 +140,6 @@ sweep = true
 [errors]
 not_found = "/api/articles/no-such-article"
 """
-
-SERVICE_CHECKS = "tests/smoke/test_service_communication.py"
 
 
 @pytest.fixture

@@ -584,7 +584,7 @@ def test_bad_input_is_one_line_and_no_verdict(write: Any) -> None:
     assert code == 4
     assert out == ""
     assert err == (
-        "smoke gate merge: b.json: not JSON (Expecting ',' delimiter at line 1 column 21)\n"
+        "smoke-gate merge: b.json: not JSON (Expecting ',' delimiter at line 1 column 21)\n"
     )
 
 
@@ -598,7 +598,7 @@ def test_an_unwritable_output_is_an_input_error(write: Any, tmp_path: Path) -> N
     (tmp_path / "taken").write_text("a file, not a directory")
     code, out, err = cli([write("a.json", document([t("a")]))], output="taken/merged.json")
     assert (code, out) == (4, "")
-    assert err.startswith("smoke gate merge: taken/merged.json: cannot write the merged report")
+    assert err.startswith("smoke-gate merge: taken/merged.json: cannot write the merged report")
     assert err.count("\n") == 1
 
 
@@ -610,11 +610,11 @@ def test_an_unexpected_failure_fails_closed(write: Any, monkeypatch: pytest.Monk
     code, out, err = cli([write("a.json", document([t("a")]))])
     assert (code, out) == (3, "")
     assert err == (
-        "smoke gate merge: internal error: RuntimeError: boom; failing closed (exit status 3)\n"
+        "smoke-gate merge: internal error: RuntimeError: boom; failing closed (exit status 3)\n"
     )
 
 
-_NOT_SET = "smoke gate merge: GITHUB_STEP_SUMMARY is not set: no step summary written\n"
+_NOT_SET = "smoke-gate merge: GITHUB_STEP_SUMMARY is not set: no step summary written\n"
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ import httpx
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
+    retry_if_exception,
     retry_if_exception_type,
     retry_if_result,
     stop_after_attempt,
@@ -44,6 +45,9 @@ SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 RETRY_STATUSES: Final = frozenset({502, 503, 504})
 #: Errors raised before the request left this machine, so any method may be sent again.
 CONNECT_ERRORS: Final = (httpx.ConnectError, httpx.ConnectTimeout)
+#: The connection dropped before any answer came (a kept-alive connection the server closed,
+#: as uvicorn does after an unhandled error): sent again for idempotent methods only.
+DROPPED_CONNECTION_ERRORS: Final = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 # Query parameters whose values never reach a latency log.
 _SECRET_QUERY_WORDS: Final = ("token", "secret", "password", "passwd", "key", "sig", "code", "auth")
@@ -150,6 +154,9 @@ class RetryingTransport(httpx.AsyncBaseTransport):
     Retried, with exponential backoff plus jitter starting at ``backoff`` seconds:
 
     - connect errors and connect timeouts, for any method (the request never left);
+    - a connection dropped before any answer (``RemoteProtocolError``, ``ReadError``,
+      ``WriteError``: typically a kept-alive connection the server had just closed), for
+      idempotent methods only;
     - 502/503/504 responses, for idempotent methods with a replayable body only; a
       ``Retry-After`` header replaces the backoff, capped at ``max_retry_after``.
 
@@ -199,6 +206,7 @@ class RetryingTransport(httpx.AsyncBaseTransport):
             stop=stop_after_attempt(total),
             retry=(
                 retry_if_exception_type(CONNECT_ERRORS)
+                | retry_if_exception(lambda error: _dropped_idempotent(request, error))
                 | retry_if_result(lambda response: self._should_retry(request, response))
             ),
             wait=self._wait,
@@ -240,6 +248,14 @@ class RetryingTransport(httpx.AsyncBaseTransport):
             if asked is not None:
                 return min(asked, self._max_retry_after)
         return float(self._backoff(retry_state))
+
+
+def _dropped_idempotent(request: httpx.Request, error: BaseException) -> bool:
+    return (
+        isinstance(error, DROPPED_CONNECTION_ERRORS)
+        and request.method in IDEMPOTENT_METHODS
+        and isinstance(request.stream, httpx.ByteStream)
+    )
 
 
 def _last_outcome(retry_state: RetryCallState) -> httpx.Response:

@@ -1,7 +1,7 @@
 -- The demo service's database (see CONTRACT.md, "Database").
 --
 -- Apply it as a superuser, connected to the demo database:
---     psql -v ON_ERROR_STOP=1 -d smoke_demo -f examples/demo/schema.sql
+--     psql -v ON_ERROR_STOP=1 -d smoke_demo -f src/pytest_smoke/demo/items/schema.sql
 -- It is safe to apply again. The tables belong to whoever applies it, never to demo_app, so
 -- row-level security applies to demo_app. The role's password is left to the launcher
 -- (ALTER ROLE demo_app PASSWORD ...).

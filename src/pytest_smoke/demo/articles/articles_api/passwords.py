@@ -1,6 +1,6 @@
 """Password hashes: scrypt, stored as ``scrypt$<n>$<r>$<p>$<salt hex>$<hash hex>``.
 
-Standard library only: the launcher (examples/demo/launch.py) loads this file on its own to
+Standard library only: the launcher (pytest_smoke/demo/launch.py) loads this file on its own to
 seed the user, so the format has one implementation.
 """
 

@@ -45,8 +45,8 @@ Use it in-process (the tests do)::
 
 or as a process (the demo launcher does)::
 
-    python examples/demo/azure_standin.py --port 0 --cert server.pem --key server.key \
-        --data examples/demo/azure-data.json --state-file azure.json [--fault NAME]
+    python azure_standin.py --port 0 --cert server.pem --key server.key \
+        --data azure-data.json --state-file azure.json [--fault NAME]
 
 which, once listening, writes the state file (JSON: ``pid``, ``port``, ``url``, ``fault``, and
 ``env``, the profile variables pointing the clients here; mode 0600, it holds the demo's client
@@ -525,7 +525,7 @@ class StandIn:
             return _oauth_error(
                 400,
                 "unauthorized_client",
-                f"AADSTS700016: Application with identifier '{form.get('client_id')}' was not "
+                f"AADSTS700016: Application with identifier '{form.get('client_id')!s}' was not "
                 "found in the directory.",
             )
         if form.get("client_secret") != self.data.client_secret:

@@ -1,13 +1,13 @@
-"""The demo service the bundled smoke suite runs against (see CONTRACT.md).
+"""The demo service the bundled smoke suite runs against (see examples/demo/CONTRACT.md).
 
 A small FastAPI app: JWT login, tenant-scoped items in PostgreSQL under row-level security,
 an event on Redis pub/sub for every write, a rate-limited ping, Prometheus metrics, and the
 faults ``DEMO_FAULT`` switches on so the suite can be seen failing. Run it by hand with::
 
-    uvicorn app:app --app-dir examples/demo
+    uvicorn app:app --app-dir src/pytest_smoke/demo/items
 
-with the ``DEMO_*`` variables of CONTRACT.md set. They are read once, when the app is created;
-a missing or invalid one stops the start with a message naming it.
+with the ``DEMO_*`` variables of that CONTRACT.md set. They are read once, when the app is
+created; a missing or invalid one stops the start with a message naming it.
 """
 
 import asyncio

@@ -1,19 +1,25 @@
 #!/usr/bin/env python3
 """Start a demo deployment and stop it again.
 
-    python examples/demo/launch.py up --state-dir DIR [--app items|articles] [--fault NAME]
-                                      [--profile-out PATH]
-    python examples/demo/launch.py down --state-dir DIR
+    python -m pytest_smoke.demo.launch up --state-dir DIR [--app items|articles] [--fault NAME]
+                                          [--profile-out PATH]
+    python -m pytest_smoke.demo.launch down --state-dir DIR
 
-Two apps: ``items`` (the default, examples/demo/CONTRACT.md) and ``articles``
-(examples/articles/CONTRACT.md). ``up`` finds PostgreSQL (``SMOKE_DEMO_POSTGRES_URL``, else the
-local default on 127.0.0.1, else a throwaway server in DIR) and creates a fresh database from the
-app's ``schema.sql``. For ``items`` it also finds Redis the same way (``SMOKE_DEMO_REDIS_URL``),
-makes a test CA and a server certificate, starts the service over HTTPS and the Azure stand-in;
-``articles`` needs neither Redis nor Azure, seeds its one user and is served over plain HTTP. Then
-it writes the env profile the smoke suite runs with and prints its path. Everything it starts or
-creates is recorded in ``DIR/state.json`` as soon as it exists; ``down`` stops and removes exactly
-that. Progress goes to stderr; a failure is one line on stderr and exit status 1.
+``smoke-gate demo`` runs ``up``, the bundled suite, then ``down``; this is the launcher alone, to
+keep a demo running or to start one for a run of your own. It imports the standard library and
+the names in ``pytest_smoke.demo`` only (the rest when it needs it), and finds the apps next to
+itself, in ``items/`` and ``articles/``.
+
+Two apps: ``items`` (the default, examples/demo/CONTRACT.md, code in ``items/``) and ``articles``
+(examples/articles/CONTRACT.md, code in ``articles/``). ``up`` finds PostgreSQL
+(``SMOKE_DEMO_POSTGRES_URL``, else the local default on 127.0.0.1, else a throwaway server in DIR)
+and creates a fresh database from the app's ``schema.sql``. For ``items`` it also finds Redis the
+same way (``SMOKE_DEMO_REDIS_URL``), makes a test CA and a server certificate, starts the service
+over HTTPS and the Azure stand-in; ``articles`` needs neither Redis nor Azure, seeds its one user
+and is served over plain HTTP. Then it writes the env profile the smoke suite runs with and prints
+its path. Everything it starts or creates is recorded in ``DIR/state.json`` as soon as it exists;
+``down`` stops and removes exactly that. Progress goes to stderr; a failure is one line on stderr
+and exit status 1.
 """
 
 from __future__ import annotations
@@ -40,14 +46,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
+from pytest_smoke.demo import APPS, ARTICLES_FAULTS, FAULTS
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 DEMO_DIR = Path(__file__).resolve().parent
-SCHEMA = DEMO_DIR / "schema.sql"
-CHECKS_FILE = DEMO_DIR / "smoke-checks.toml"
-ARTICLES_DIR = DEMO_DIR.parent / "articles"
-APPS = ("items", "articles")
+ITEMS_DIR = DEMO_DIR / "items"
+SCHEMA = ITEMS_DIR / "schema.sql"
+CHECKS_FILE = ITEMS_DIR / "smoke-checks.toml"
+ARTICLES_DIR = DEMO_DIR / "articles"
 
 LOCAL_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -68,28 +76,6 @@ REDIS_NOT_FOUND = (
     "Redis not found: start one and set SMOKE_DEMO_REDIS_URL, "
     "or install it (Debian: apt-get install redis-server)"
 )
-FAULTS = (
-    "database-down",
-    "health-503",
-    "endpoint-500",
-    "slow",
-    "auth-broken",
-    "events-off",
-    "rate-limit-off",
-    "header-missing",
-    # Faults of the Azure stand-in (examples/demo/azure_standin.py), without the prefix there.
-    "azure-forbidden",
-    "azure-list-forbidden",
-    "azure-not-found",
-    "azure-disabled-secret",
-    "azure-expired-secret",
-    "azure-throttle",
-    "azure-server-error",
-    "azure-cpu-warning",
-    "azure-cpu-critical",
-    "azure-logs-partial",
-)
-ARTICLES_FAULTS = ("database-down", "endpoint-500", "auth-broken")
 AZURE_STANDIN_READY_TIMEOUT = 15.0
 #: The stand-in's variables the profile carries; IDENTITY_* are left out: azure-identity reads
 #: those from the process environment only, and the demo signs in as a service principal.
@@ -112,6 +98,8 @@ DATABASE_NAME = re.compile(r"^smoke_(demo|articles)_[0-9a-f]{8}$")
 HEALTH_TIMEOUT = 20.0
 STOP_GRACE = 5.0
 PROG = "launch.py"
+#: How to run this launcher, in the messages that tell the user to.
+COMMAND = "python -m pytest_smoke.demo.launch"
 
 
 class LaunchError(Exception):
@@ -469,7 +457,7 @@ def initdb(bin_dir: Path, user: str | None, base: Path, pgdata: Path, rundir: Pa
         "full_page_writes = off",
     ]
     with (pgdata / "postgresql.conf").open("a", encoding="utf-8") as conf:
-        conf.write("\n# examples/demo/launch.py\n" + "\n".join(settings) + "\n")
+        conf.write("\n# pytest_smoke.demo.launch\n" + "\n".join(settings) + "\n")
 
 
 def start_throwaway_postgres(state: State) -> str:
@@ -689,11 +677,11 @@ def make_certificates(state: State) -> tuple[Path, Path, Path]:
 
 
 def items_command(tls: tuple[Path, Path, Path]) -> Callable[[int], list[str]]:
-    """The items app (examples/demo/app.py) over HTTPS on a given port."""
+    """The items app (items/app.py) over HTTPS on a given port."""
     _, cert_pem, key_pem = tls
 
     def command(port: int) -> list[str]:
-        argv = [sys.executable, "-m", "uvicorn", "app:app", "--app-dir", str(DEMO_DIR)]
+        argv = [sys.executable, "-m", "uvicorn", "app:app", "--app-dir", str(ITEMS_DIR)]
         argv += ["--host", "127.0.0.1", "--port", str(port), "--ssl-certfile", str(cert_pem)]
         return [*argv, "--ssl-keyfile", str(key_pem), "--log-level", "warning"]
 
@@ -701,7 +689,7 @@ def items_command(tls: tuple[Path, Path, Path]) -> Callable[[int], list[str]]:
 
 
 def articles_command(port: int) -> list[str]:
-    """The articles app (examples/articles), plain HTTP, built by its factory."""
+    """The articles app (articles/articles_api), plain HTTP, built by its factory."""
     argv = [sys.executable, "-m", "uvicorn", "articles_api.main:create_app", "--factory"]
     argv += ["--app-dir", str(ARTICLES_DIR), "--host", "127.0.0.1", "--port", str(port)]
     return [*argv, "--log-level", "warning"]
@@ -763,9 +751,9 @@ def start_azure_standin(
     _, cert_pem, key_pem = tls
     info = state.dir / "azure.json"
     state.add("files", str(info))
-    argv = [sys.executable, str(DEMO_DIR / "azure_standin.py"), "--port", "0"]
+    argv = [sys.executable, str(ITEMS_DIR / "azure_standin.py"), "--port", "0"]
     argv += ["--cert", str(cert_pem), "--key", str(key_pem)]
-    argv += ["--data", str(DEMO_DIR / "azure-data.json"), "--state-file", str(info)]
+    argv += ["--data", str(ITEMS_DIR / "azure-data.json"), "--state-file", str(info)]
     if fault and fault.startswith("azure-"):
         argv += ["--fault", fault.removeprefix("azure-")]
     env = {key: value for key, value in os.environ.items() if not key.startswith("AZURE_")}
@@ -793,10 +781,10 @@ def dotenv_value(value: str) -> str:
 def write_profile(state: State, path: Path, values: dict[str, str]) -> None:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     lines = [
-        f"# The demo deployment's env profile, written by examples/demo/launch.py at {when}.",
+        f"# The demo deployment's env profile, written by {COMMAND} at {when}.",
         "# It holds passwords (mode 0600) and is valid until the demo is stopped with:",
-        f"#   python examples/demo/launch.py down --state-dir {state.dir}",
-        f"# Run the smoke suite with it:  ./run_smoke_tests.sh --env-file {path}",
+        f"#   {COMMAND} down --state-dir {state.dir}",
+        f"# Run the smoke suite with it:  smoke-gate run --env-file {path}",
         "",
     ]
     lines += [f"{key}={dotenv_value(value)}" for key, value in values.items()]
@@ -818,7 +806,7 @@ def database_down_hostport(fault: str | None) -> str:
 
 
 def start_items(state: State, fault: str | None, throwaway: bool) -> dict[str, str]:
-    """The items demo (examples/demo): PostgreSQL, Redis, HTTPS, the Azure stand-in."""
+    """The items demo (examples/demo/CONTRACT.md): PostgreSQL, Redis, HTTPS, the Azure stand-in."""
     admin_url = provide_postgres(state, throwaway)
     redis_url = provide_redis(state, throwaway)
 
@@ -878,7 +866,7 @@ def start_items(state: State, fault: str | None, throwaway: bool) -> dict[str, s
 
 
 def load_password_hasher() -> Callable[[str], str]:
-    """examples/articles' own ``hash_password``, so the stored format has one implementation."""
+    """The articles app's own ``hash_password``, so the stored format has one implementation."""
     import importlib.util
 
     path = ARTICLES_DIR / "articles_api" / "passwords.py"
@@ -892,7 +880,7 @@ def load_password_hasher() -> Callable[[str], str]:
 
 
 def start_articles(state: State, fault: str | None, throwaway: bool) -> dict[str, str]:
-    """The articles app (examples/articles): PostgreSQL only, plain HTTP, one seeded user.
+    """The articles app (examples/articles/CONTRACT.md): PostgreSQL only, plain HTTP, one user.
 
     Its login is in its checks file, so the profile has no login URL; no Redis, no Azure.
     """
@@ -961,7 +949,7 @@ def up(
     if state_path.exists():
         raise LaunchError(
             f"{state_dir} already holds a demo (state.json): stop it first with "
-            f"'{PROG} down --state-dir {state_dir}'"
+            f"'{COMMAND} down --state-dir {state_dir}'"
         )
     profile = (profile_out or state_dir / ".env.demo").absolute()
     created = not state_dir.exists()
@@ -993,9 +981,8 @@ def up(
         for error in errors:
             say(f"while stopping: {error}")
         raise
-    say(
-        f"up in {time.monotonic() - began:.1f} s; stop it with: {PROG} down --state-dir {state_dir}"
-    )
+    elapsed = time.monotonic() - began
+    say(f"up in {elapsed:.1f} s; stop it with: {COMMAND} down --state-dir {state_dir}")
     return profile
 
 
@@ -1094,7 +1081,7 @@ def _interrupt(signum: int, _frame: object) -> NoReturn:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Start or stop a demo deployment: examples/demo (items) or examples/articles.",
+        description="Start or stop a demo deployment: the items app or the articles app.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("up", help="start the demo; prints the path of its env profile")

@@ -1,7 +1,7 @@
 -- The articles service's database (see CONTRACT.md, "Database").
 --
 -- Apply it as a superuser (or the database owner), connected to the articles database:
---     psql -v ON_ERROR_STOP=1 -d smoke_articles -f examples/articles/schema.sql
+--     psql -v ON_ERROR_STOP=1 -d smoke_articles -f src/pytest_smoke/demo/articles/schema.sql
 -- It is safe to apply again. The role's password, and the one user, are left to whoever
 -- deploys it (the launcher: ALTER ROLE articles_app PASSWORD ...; INSERT INTO users ...).
 

@@ -1,0 +1,568 @@
+"""``smoke-gate``: the command line of pytest-smoke-gate.
+
+- ``smoke-gate run [PATHS]... [-- PYTEST_ARGS]``: the bundled suite (plus the user's own smoke
+  tests) with the gate on, against the deployment an env profile describes.
+- ``smoke-gate demo``: starts a packaged demo deployment, runs the suite against it, stops it.
+- ``smoke-gate merge FILES... -o OUT``: one verdict from the JSON reports of a split run.
+
+This module only translates flags: :func:`pytest_command` builds a pytest command line, the
+plugin does the rest (settings, the gate, reports) exactly as in a plain pytest run, and the exit
+status is pytest's, which the gate sets (0 PROCEED or MONITOR, 10 INVESTIGATE, 11 ROLLBACK).
+``run_smoke_tests.sh`` and ``python -m pytest_smoke`` call :func:`main` too: one implementation.
+
+Bad usage is one line on stderr naming the problem and the command's ``--help``, exit status 2.
+A flag whose extra is not installed (``--parallel``, ``--timeout``, the demo) is one line naming
+the extra, exit status 4 (pytest's own status for an option it does not know).
+
+click is imported here only; the plugin never imports this module.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import click
+
+from pytest_smoke import __version__
+from pytest_smoke.demo import APPS, faults_of
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import FrameType
+
+PROG: Final = "smoke-gate"
+#: Bad usage of the command (click's UsageError): one line, never a run.
+EXIT_USAGE: Final = 2
+#: A flag needs an extra that is not installed: pytest's USAGE_ERROR, as pytest itself exits
+#: for an option no installed plugin adds (``-n`` without pytest-xdist).
+EXIT_MISSING_EXTRA: Final = 4
+#: The demo could not be started (the launcher said why, in one line).
+EXIT_DEMO_FAILED: Final = 1
+
+SUITE: Final = "pytest_smoke.suite"
+DEFAULT_REPORTS: Final = "reports"
+LAUNCHER: Final = "pytest_smoke.demo.launch"
+
+#: Modules of the ``demo`` extra (and of the extras it pulls in) that a demo run needs.
+_DEMO_MODULES: Final = (
+    "fastapi",
+    "uvicorn",
+    "prometheus_client",
+    "jwt",
+    "trustme",
+    "python_multipart",
+    "sqlalchemy",
+    "asyncpg",
+    "redis",
+    "httpx",
+    "tenacity",
+    "pytest_asyncio",
+    "aiohttp",
+    "azure.identity",
+    "azure.keyvault.secrets",
+    "azure.monitor.querymetrics",
+    "azure.monitor.query",
+)
+
+_EXIT_STATUS_HELP: Final = """\b
+Exit status:
+  0   PROCEED or MONITOR: keep the deployment
+  10  INVESTIGATE: the run cannot be trusted (nothing ran, collection
+      errors, flaky, crash)
+  11  ROLLBACK: a critical or database test failed, a dependency is
+      down, or too many failed
+  2   bad usage;  4 a bad setting or a missing extra;  1, 3 pytest
+      could not run (3 also when the gate crashed)"""
+
+_RUN_HELP: Final = f"""Run the bundled smoke suite against a deployment, with the gate on.
+
+The deployment is described by an env profile: --env NAME reads .env.NAME from the current
+directory (see .env.staging.example), --env-file reads PATH. PATHS are your own smoke tests,
+run with the bundled suite; arguments after -- go to pytest unchanged.
+
+\b
+Examples:
+  smoke-gate run --env staging --report
+  smoke-gate run --env production --read-only --quick
+  smoke-gate run --env staging tests/smoke -- -k health
+
+{_EXIT_STATUS_HELP}"""
+
+
+def _wrapped(words: Sequence[str], indent: int) -> str:
+    margin = " " * indent
+    text = ", ".join(words)
+    return textwrap.fill(
+        text, 78, initial_indent=margin, subsequent_indent=margin, break_on_hyphens=False
+    ).lstrip()
+
+
+_DEMO_HELP: Final = f"""Start a demo deployment, run the bundled suite against it, stop it.
+
+PostgreSQL (and Redis for the items app) are the local ones when they answer (or
+SMOKE_DEMO_POSTGRES_URL / SMOKE_DEMO_REDIS_URL), else throwaway servers started from their
+installed binaries. --fault starts the demo broken on purpose, to see the gate roll back.
+Reports always go to --report DIR. Needs the demo extra: pip install 'pytest-smoke-gate[demo]'.
+
+\b
+Faults:
+  items:    {_wrapped(faults_of("items"), 12)}
+  articles: {_wrapped(faults_of("articles"), 12)}
+
+{_EXIT_STATUS_HELP}"""
+
+_MERGE_HELP: Final = """Merge the JSON reports of a split run into one verdict.
+
+FILES are the shards' --smoke-report-json reports. They must not share a test and must have the
+same gate policy and profile. The verdict block is printed as a run prints it; -o writes the
+merged report (the same JSON schema). The Markdown summary is appended to $GITHUB_STEP_SUMMARY
+when that is set, as a run does.
+
+\b
+Exit status:
+  0 PROCEED or MONITOR, 10 INVESTIGATE, 11 ROLLBACK (the gate's);
+  4 a missing, unreadable or invalid report, or shards that do not
+    belong together; 3 the merge itself failed (never 0); 2 bad usage"""
+
+
+class MissingExtra(click.ClickException):
+    """A flag or command needs an optional dependency that is not installed."""
+
+    exit_code = EXIT_MISSING_EXTRA
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        ctx = click.get_current_context(silent=True)
+        #: ``smoke-gate run``: the command the message is about.
+        self.command = ctx.command_path if ctx is not None else PROG
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``run`` (and ``demo``) was asked for, flag by flag."""
+
+    env: str | None = None
+    env_file: str | None = None
+    quick: bool = False
+    report: str | None = None
+    parallel: bool = False
+    verbose: bool = False
+    timeout: float | None = None
+    read_only: bool = False
+    paths: tuple[str, ...] = ()
+    pytest_args: tuple[str, ...] = ()
+
+
+def report_paths(directory: Path) -> dict[str, Path]:
+    """The reports a run with ``--report DIR`` writes, by kind."""
+    return {
+        "junit": directory / "junit.xml",
+        "html": directory / "smoke.html",
+        "json": directory / "smoke-gate.json",
+    }
+
+
+def installed(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it (a parent package is)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def pytest_command(
+    options: RunOptions, *, cwd: Path, python: str = sys.executable, html: bool | None = None
+) -> list[str]:
+    """The pytest command line of a run; ``html``: whether pytest-html is there (else looked up).
+
+    Raises :class:`MissingExtra` for ``--parallel`` without pytest-xdist and ``--timeout``
+    without pytest-timeout.
+    """
+    # The suite goes by package name (--pyargs), never by its path in site-packages: pytest looks
+    # for the ini file from the paths it is given, and must find the user's (their markers and
+    # asyncio settings for their own tests), from where they run the command. With --pyargs,
+    # pytest first tries every argument as a module name, importing its parent package: a
+    # relative ``test_mine.py`` would import the user's module ``test_mine`` before collection
+    # (without assertion rewriting). Absolute paths never name a module.
+    paths = [path if os.path.isabs(path) else os.path.join(cwd, path) for path in options.paths]
+    argv = [python, "-m", "pytest", "--pyargs", SUITE, *paths]
+    # The rootdir is where the user runs the command: .env.NAME is read from there, and test
+    # ids and the cache are relative to it, whatever ini file pytest finds above it.
+    argv += ["--rootdir", str(cwd), "--smoke-gate", "-ra"]
+    # A library's deprecation warning must never turn a smoke check into a failure, whatever
+    # the project's own warning filters say (a later -W wins over the ini's filterwarnings).
+    argv += ["-W", "default"]
+    if options.env:
+        argv += ["--smoke-env", options.env]
+    if options.env_file:
+        argv += ["--smoke-env-file", os.path.join(cwd, options.env_file)]
+    if options.report is not None:
+        reports = report_paths(Path(cwd, options.report))
+        argv += ["--junitxml", str(reports["junit"])]
+        if html is None:
+            html = installed("pytest_html")
+        if html:
+            argv += ["--html", str(reports["html"]), "--self-contained-html"]
+        argv += ["--smoke-report-json", str(reports["json"])]
+    if options.parallel:
+        if not installed("xdist"):
+            raise MissingExtra(
+                "--parallel needs pytest-xdist: pip install 'pytest-smoke-gate[parallel]'"
+            )
+        argv += ["-n", "auto"]
+    if options.verbose:
+        argv += ["-v"]
+    if options.timeout is not None:
+        if not installed("pytest_timeout"):
+            raise MissingExtra(
+                "--timeout needs pytest-timeout: pip install 'pytest-smoke-gate[timeout]'"
+            )
+        argv += ["--timeout", f"{options.timeout:g}"]
+    if options.quick:
+        argv += ["--smoke-quick"]
+    if options.read_only:
+        argv += ["--smoke-read-only"]
+    return [*argv, *options.pytest_args]
+
+
+class _Supervisor:
+    """Runs one child process at a time and relays signals to it, so that cleanup always runs.
+
+    Ctrl-C in a terminal reaches the whole foreground process group, the child included: this
+    process only notes it and waits for the child (pytest tears its fixtures down, the launcher
+    stops what it started). SIGTERM and SIGHUP (a CI job cancelled, ``kill``) reach this process
+    alone: the child gets a SIGINT, the signal it cleans up on.
+    """
+
+    _RELAYED: Final = (signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.signalled: int | None = None
+        self._child: subprocess.Popen[bytes] | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Supervisor:
+        self._previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._note)
+        for sig in self._RELAYED:
+            self._previous[sig] = signal.signal(sig, self._relay)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _note(self, signum: int, _frame: FrameType | None) -> None:
+        self.signalled = signum
+
+    def _relay(self, signum: int, _frame: FrameType | None) -> None:
+        self.signalled = signum
+        if self._child is not None and self._child.poll() is None:
+            self._child.send_signal(signal.SIGINT)
+
+    def call(self, argv: Sequence[str], *, relay: bool = True, **popen: Any) -> int:
+        """Run ``argv`` to its end; its exit status, 128 + N when signal N killed it.
+
+        ``relay=False``: signals are noted, not passed on (stopping the demo must finish).
+        """
+        child = subprocess.Popen(argv, **popen)
+        self._child = child if relay else None
+        try:
+            status = child.wait()
+        finally:
+            self._child = None
+        return 128 - status if status < 0 else status
+
+    def exit_status(self, status: int) -> int:
+        """``status``, or 128 + N when signal N asked this command to stop."""
+        return 128 + self.signalled if self.signalled is not None else status
+
+
+def _run_suite(supervisor: _Supervisor, options: RunOptions, cwd: Path) -> int:
+    argv = pytest_command(options, cwd=cwd)
+    if options.report is not None:
+        Path(cwd, options.report).mkdir(parents=True, exist_ok=True)
+    # pytest runs in a child process, not in this one: a fresh interpreter, as in a CI job that
+    # calls pytest (plugins, assertion rewriting and the suite's imports start clean, and a crash
+    # or an os._exit in a test cannot skip the demo's shutdown), the way the service (#7) will
+    # drive runs too. The cost is one interpreter start, ~50 ms, against a run of seconds.
+    return supervisor.exit_status(supervisor.call(argv, cwd=cwd))
+
+
+def run_pytest(options: RunOptions, cwd: Path) -> int:
+    """Run the suite as ``run`` does; pytest's (the gate's) exit status."""
+    with _Supervisor() as supervisor:
+        return _run_suite(supervisor, options, cwd)
+
+
+def _missing_demo_modules() -> list[str]:
+    missing = [module for module in _DEMO_MODULES if not installed(module)]
+    if "python_multipart" in missing and installed("multipart"):  # python-multipart < 0.0.13
+        missing.remove("python_multipart")
+    return missing
+
+
+def run_demo(options: RunOptions, *, app: str, fault: str | None, keep: bool, cwd: Path) -> int:
+    """Start the demo, run the suite against it with reports, stop it (unless ``keep``)."""
+    missing = _missing_demo_modules()
+    if missing:
+        raise MissingExtra(
+            f"the demo needs the demo extra (missing: {', '.join(missing)}): "
+            "pip install 'pytest-smoke-gate[demo]'"
+        )
+    launcher = [sys.executable, "-m", LAUNCHER]
+    state = Path(tempfile.mkdtemp(prefix="smoke-demo."))
+    profile = state / ".env.demo"
+    stop_hint = f"{' '.join(launcher)} down --state-dir {state} && rmdir {state}"
+    with _Supervisor() as supervisor:
+        try:
+            # The launcher prints the profile's path on stdout: we gave it, so it is not shown.
+            up = [*launcher, "up", "--state-dir", str(state), "--app", app]
+            up += ["--profile-out", str(profile), *(["--fault", fault] if fault else [])]
+            started = supervisor.call(up, stdout=subprocess.DEVNULL)
+            if started != 0 or supervisor.signalled is not None:
+                return supervisor.exit_status(EXIT_DEMO_FAILED)
+            if keep:
+                _say(
+                    "demo",
+                    f"--keep: the demo keeps running after the run; stop it with: {stop_hint}",
+                )
+            return _run_suite(supervisor, replace(options, env=None, env_file=str(profile)), cwd)
+        finally:
+            if not keep or supervisor.signalled is not None:
+                _stop_demo(supervisor, launcher, state, stop_hint)
+
+
+def _stop_demo(supervisor: _Supervisor, launcher: list[str], state: Path, hint: str) -> None:
+    if not (state / "state.json").exists():  # up failed and cleaned up after itself
+        shutil.rmtree(state, ignore_errors=True)
+        return
+    # Its own session, signals not relayed: a second Ctrl-C must not cut the shutdown short.
+    down = [*launcher, "down", "--state-dir", str(state)]
+    stopped = supervisor.call(down, relay=False, start_new_session=True)
+    if stopped == 0:
+        shutil.rmtree(state, ignore_errors=True)
+    else:
+        _say("demo", f"the demo was not stopped completely; to retry: {hint}")
+
+
+def _say(command: str, message: str) -> None:
+    click.echo(f"{PROG} {command}: {message}", err=True)
+
+
+# --- the click commands ------------------------------------------------------------------------
+
+
+class _Seconds(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2 on
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, float):
+            return value
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1.0
+        if not seconds >= 0:  # also NaN
+            self.fail(f"{value!r} is not a number of seconds, e.g. 120", param, ctx)
+        return seconds
+
+
+class _Command(click.Command):
+    """A command whose usage errors always know the command (click's parser leaves some
+    without, and the one-line message names the command)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:
+            error.ctx = error.ctx or ctx
+            raise
+
+
+class _WithPytestArgs(_Command):
+    """A command whose arguments after the first ``--`` go to pytest unchanged."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            cut = args.index("--")
+            args, ctx.meta["pytest_args"] = args[:cut], tuple(args[cut + 1 :])
+        return super().parse_args(ctx, args)
+
+
+def _run_options(function: Any) -> Any:
+    """The flags ``run`` and ``demo`` share, in the order ``--help`` lists them."""
+    for decorator in reversed(
+        [
+            click.option("--quick", is_flag=True, help="Run only the tests marked critical."),
+            click.option(
+                "--read-only",
+                is_flag=True,
+                help="Read-only profile (production): checks that write are not run, the HTTP "
+                "client refuses POST/PUT/PATCH/DELETE, database sessions are READ ONLY.",
+            ),
+            click.option(
+                "--parallel",
+                is_flag=True,
+                help="Run the tests in parallel (pytest-xdist, -n auto).",
+            ),
+            click.option("--verbose", "-v", is_flag=True, help="List each test as it runs."),
+            click.option(
+                "--timeout",
+                type=_Seconds(),
+                metavar="SECONDS",
+                help="Fail any single test that runs longer (pytest-timeout).",
+            ),
+        ]
+    ):
+        function = decorator(function)
+    return function
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    help="Post-deployment smoke tests with a rollback gate: PROCEED, MONITOR, INVESTIGATE or "
+    "ROLLBACK, as an exit status your pipeline acts on.",
+)
+@click.version_option(__version__, "--version", message="%(prog)s %(version)s")
+def cli() -> None:
+    pass
+
+
+@cli.command(
+    cls=_WithPytestArgs,
+    help=_RUN_HELP,
+    short_help="Run the smoke suite against a deployment.",
+)
+@click.argument("paths", nargs=-1, metavar="[PATHS]... [-- PYTEST_ARGS]")
+@click.option(
+    "--env",
+    metavar="NAME",
+    help="Load the env profile .env.NAME from the current directory.",
+)
+@click.option(
+    "--env-file",
+    metavar="PATH",
+    help="Load the env profile from PATH instead.",
+)
+@click.option(
+    "--report",
+    is_flag=False,
+    flag_value=DEFAULT_REPORTS,
+    default=None,
+    metavar="[DIR]",
+    help="Write DIR/junit.xml, DIR/smoke.html (with pytest-html) and DIR/smoke-gate.json; "
+    f"DIR defaults to {DEFAULT_REPORTS}. Give --report=DIR, or put it after PATHS.",
+)
+@_run_options
+@click.pass_context
+def run(ctx: click.Context, /, paths: tuple[str, ...], **flags: Any) -> int:
+    options = RunOptions(paths=paths, pytest_args=ctx.meta.get("pytest_args", ()), **flags)
+    return run_pytest(options, Path.cwd())
+
+
+@cli.command(
+    cls=_WithPytestArgs,
+    help=_DEMO_HELP,
+    short_help="Run the smoke suite against the bundled demo deployment.",
+    options_metavar="[OPTIONS] [-- PYTEST_ARGS]",
+)
+@click.option(
+    "--app",
+    type=click.Choice(APPS),
+    default="items",
+    show_default=True,
+    help="Which demo: items (HTTPS, PostgreSQL, Redis, Azure stand-in) or articles "
+    "(a RealWorld-style API, PostgreSQL only).",
+)
+@click.option("--fault", metavar="NAME", help="Start the demo with this fault (see below).")
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Leave the demo running after the run, and say how to stop it.",
+)
+@click.option(
+    "--report",
+    metavar="DIR",
+    default=DEFAULT_REPORTS,
+    show_default=True,
+    help="Where to write junit.xml, smoke.html (with pytest-html) and smoke-gate.json.",
+)
+@_run_options
+@click.pass_context
+def demo(ctx: click.Context, /, app: str, fault: str | None, keep: bool, **flags: Any) -> int:
+    if fault is not None and fault not in faults_of(app):
+        raise click.BadParameter(
+            f"{fault!r} is not a fault of the {app} app (choose from {', '.join(faults_of(app))})",
+            ctx=ctx,
+            param_hint="'--fault'",
+        )
+    options = RunOptions(pytest_args=ctx.meta.get("pytest_args", ()), **flags)
+    return run_demo(options, app=app, fault=fault, keep=keep, cwd=Path.cwd())
+
+
+@cli.command(cls=_Command, help=_MERGE_HELP, short_help="Merge the JSON reports of a split run.")
+@click.argument("files", nargs=-1, required=True, metavar="FILES...")
+@click.option("-o", "--output", metavar="PATH", help="Write the merged JSON report to PATH.")
+@click.option(
+    "--github-step-summary/--no-github-step-summary",
+    default=None,
+    help="Append the Markdown summary to $GITHUB_STEP_SUMMARY (default: when that is set).",
+)
+def merge(files: tuple[str, ...], output: str | None, github_step_summary: bool | None) -> int:
+    from pytest_smoke.merge import run as merge_reports
+
+    return merge_reports(list(files), output=output, github_step_summary=github_step_summary)
+
+
+def _usage_line(error: click.UsageError, prog_name: str) -> str:
+    """click's usage error as one line: ``smoke-gate run: problem; see 'smoke-gate run --help'``.
+
+    click's message is one or two sentences ("No such option '--bogus'. Did you mean
+    '--verbose'?"): the first is the problem, a second goes in parentheses.
+    """
+    command = error.ctx.command_path if error.ctx is not None else prog_name
+    text = " ".join(error.format_message().split())
+    first, *more = re.split(r"\.\s+(?=[A-Z])", text, maxsplit=1)
+    rest = more[0] if more else ""
+    message = first[:1].lower() + first[1:].rstrip(".")
+    if rest:
+        message += f" ({rest[:1].lower()}{rest[1:].rstrip('.')})"
+    return f"{command}: {message}; see '{command} --help'"
+
+
+def main(argv: Sequence[str] | None = None, prog_name: str = PROG) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); its exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        # Not standalone: click would print usage errors over several lines, and exit.
+        status = cli.main(args, prog_name=prog_name, standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as error:  # no command: the help, as click does
+        click.echo(error.format_message(), err=True)
+        return EXIT_USAGE
+    except click.UsageError as error:
+        click.echo(_usage_line(error, prog_name), err=True)
+        return EXIT_USAGE
+    except MissingExtra as error:
+        click.echo(f"{error.command}: {error.format_message()}", err=True)
+        return error.exit_code
+    except click.ClickException as error:
+        click.echo(f"{prog_name}: {error.format_message()}", err=True)
+        return error.exit_code
+    except click.exceptions.Abort:
+        return 130
+    return status if isinstance(status, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
