@@ -15,8 +15,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -25,28 +23,15 @@ from typing import Any
 
 import pytest
 
+from .servers import needs_postgres
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "run_smoke_tests.sh"
 LAUNCH = [sys.executable, "-m", "pytest_smoke.demo.launch"]
 KEPT = re.compile(r"--keep: .* down --state-dir (\S+)")
 
 
-def _reachable(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(
-    not (
-        _reachable(5432)
-        or shutil.which("initdb")
-        or list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    ),
-    reason="needs PostgreSQL, running or installed (its binaries)",
-)
+pytestmark = needs_postgres
 
 
 @dataclass

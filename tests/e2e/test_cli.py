@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +22,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_smoke import __version__
+
+from .servers import needs_postgres_and_redis
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -43,23 +44,7 @@ RUN_FLAGS = (
 )
 
 
-def _reachable(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-needs_servers = pytest.mark.skipif(
-    not (
-        _reachable(5432)
-        or shutil.which("initdb")
-        or list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    )
-    or not (_reachable(6379) or shutil.which("redis-server")),
-    reason="needs PostgreSQL and Redis, running or installed (their binaries)",
-)
+needs_servers = needs_postgres_and_redis
 
 
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:

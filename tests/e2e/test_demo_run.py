@@ -15,9 +15,7 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from .servers import needs_postgres_and_redis
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -40,23 +40,7 @@ SUITE = ROOT / "src" / "pytest_smoke" / "suite"
 KEPT = re.compile(r"--keep: .* down --state-dir (\S+)")
 
 
-def _reachable(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(
-    not (
-        _reachable(5432)
-        or shutil.which("initdb")
-        or list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    )
-    or not (_reachable(6379) or shutil.which("redis-server")),
-    reason="needs PostgreSQL and Redis, running or installed (their binaries)",
-)
+pytestmark = needs_postgres_and_redis
 
 
 #: Rows the suite creates carry a run marker, "smoke-<unix seconds>-<8 hex>", in their name.
