@@ -31,6 +31,15 @@ of every project that has it installed, smoke run or not. This script measures t
     run (not only collected). Shows that what the plugin defers to a run with tests (its
     per-test hook) stays small too.
 
+(d) with ``--instructions``, informational (no goal): the CPU instructions of one
+    ``pytest --co -q`` in the ini case with and without the plugin, counted by valgrind's
+    callgrind, with ``PYTHONHASHSEED=0`` and the garbage collector off. Unlike wall times they do
+    not depend on what else the machine is doing: the same code gives the same count to a few
+    hundred instructions, so a change's cost shows even on a busy machine. About 30 s.
+
+The children are pinned to one CPU (``--cpu``, the last one by default) so that they do not
+wander between cores mid-run; the other cores take the machine's other work.
+
 Every child gets warm ``.pyc`` caches: ``PYTHONDONTWRITEBYTECODE`` is removed from its
 environment and one warm-up run of each variant precedes the measured ones. ``PYTEST_ADDOPTS``,
 ``PYTEST_PLUGINS``, ``PYTEST_DISABLE_PLUGIN_AUTOLOAD``, ``PYTHONPATH`` and every ``SMOKE_*``
@@ -39,8 +48,9 @@ plugins.
 
 Run it from the repository root with the project's virtualenv::
 
-    .venv/bin/python benchmarks/plugin_overhead.py            # 40 runs per measurement
-    .venv/bin/python benchmarks/plugin_overhead.py --runs 60 --json overhead.json
+    .venv/bin/python benchmarks/plugin_overhead.py            # 60 runs per measurement
+    .venv/bin/python benchmarks/plugin_overhead.py --runs 100 --json overhead.json
+    .venv/bin/python benchmarks/plugin_overhead.py --instructions   # also (d), needs valgrind
 
 It is a measurement, not a test: it prints PASS or FAIL per goal and exits 0 either way
 (non-zero only if it cannot run, e.g. the plugin is not installed).
@@ -53,7 +63,9 @@ import json
 import math
 import os
 import platform
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -87,6 +99,10 @@ _DROPPED_ENV: Final = (
     "PYTEST_PLUGINS",
     "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
 )
+#: Run by callgrind for (d): pytest without the garbage collector, whose collections start at
+#: allocation counts and would make the two counts differ by more than the plugin's code.
+_NO_GC_PYTEST: Final = "import gc, sys, pytest; gc.disable(); sys.exit(pytest.main())"
+_COLLECTED: Final = re.compile(r"Collected : (\d+)")
 _PLAIN_TESTS: Final = "".join(f"def test_{i}():\n    assert {i} == {i}\n\n\n" for i in range(50))
 
 
@@ -231,6 +247,49 @@ def measure(
     return with_samples, without_samples
 
 
+def instructions(args: list[str], cwd: Path, env: dict[str, str]) -> int:
+    """The instructions one run of ``args`` executes, counted by callgrind."""
+    result = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *args],
+        cwd=cwd,
+        env={**env, "PYTHONHASHSEED": "0"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = _COLLECTED.search(result.stderr)
+    if found is None:
+        raise RuntimeError(f"callgrind counted nothing:\n{result.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def instruction_lines(workdir: Path, env: dict[str, str]) -> list[Line]:
+    """(d): instructions of ``pytest --co -q`` with and without the plugin."""
+    with_plugin = [sys.executable, "-c", _NO_GC_PYTEST, "-p", "no:cacheprovider", "--co", "-q"]
+    without_plugin = [*with_plugin, "-p", "no:smoke"]
+    for args in (with_plugin, without_plugin):  # warm .pyc caches, pytest's rewritten ones too
+        subprocess.run(args, cwd=workdir, env=env, capture_output=True, check=False)
+    counted = [instructions(args, workdir, env) for args in (with_plugin, without_plugin)]
+    difference = counted[0] - counted[1]
+    prefix = "(d) pytest --co -q, ini, instructions"
+    return [
+        Line(f"{prefix}, plugin loaded", f"{counted[0] / 1e6:.1f} M", "-", None),
+        Line(f"{prefix}, -p no:smoke", f"{counted[1] / 1e6:.1f} M", "-", None),
+        Line(f"{prefix}, difference", f"{difference / 1e6:+.1f} M", "-", None),
+        Line(f"{prefix}, ratio", f"{counted[0] / counted[1]:.3f}", "-", None),
+    ]
+
+
+def pin_to(cpu: int | None) -> str:
+    """Pin this process (and so its children) to ``cpu``; the last CPU when ``None``."""
+    available = sorted(os.sched_getaffinity(0))
+    chosen = available[-1] if cpu is None else cpu
+    if chosen not in available:
+        raise SystemExit(f"plugin_overhead: --cpu {chosen}: choose from {available}")
+    os.sched_setaffinity(0, {chosen})
+    return f"pinned to CPU {chosen} of {len(available)}"
+
+
 def case_lines(case: Case, with_plugin: list[Sample], without_plugin: list[Sample]) -> list[Line]:
     median = statistics.median
     with_ms = median(s.wall for s in with_plugin) * 1000
@@ -334,11 +393,18 @@ def prepare(case: Case, root: Path, env: dict[str, str]) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--runs", type=int, default=40, help="samples per measurement (40)")
+    parser.add_argument("--runs", type=int, default=60, help="samples per measurement (60)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write results as JSON")
+    parser.add_argument("--cpu", type=int, help="the CPU to pin the runs to (the last one)")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions (d), with valgrind"
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if args.instructions and shutil.which("valgrind") is None:
+        parser.error("--instructions needs valgrind (apt-get install valgrind)")
+    pinned = pin_to(args.cpu)
 
     env = child_env()
     samples: dict[str, dict[str, list[float]]] = {}
@@ -373,12 +439,14 @@ def main(argv: list[str] | None = None) -> int:
                 "with_plugin_cpu": [s.cpu for s in with_plugin],
                 "without_plugin_cpu": [s.cpu for s in without_plugin],
             }
+        if args.instructions:
+            lines += instruction_lines(root / CASES[0].directory, env)
 
     header = [
         "pytest-smoke-gate plugin overhead",
         f"Python {platform.python_version()} ({platform.python_implementation()}, "
         f"{sys.platform}), pytest {version('pytest')}, os.cpu_count() = {os.cpu_count()}, "
-        f"runs = {args.runs}",
+        f"runs = {args.runs}, {pinned}",
     ]
     print_table(header, lines)
 
@@ -390,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
             "pytest": version("pytest"),
             "cpu_count": os.cpu_count(),
             "runs": args.runs,
+            "pinned": pinned,
             "goals": {
                 "import_median_ms": IMPORT_GOAL_MS,
                 "run_difference_ms": DIFFERENCE_GOAL_MS,

@@ -329,6 +329,7 @@ def run_demo(options: RunOptions, *, app: str, fault: str | None, keep: bool, cw
             # The launcher prints the profile's path on stdout: we gave it, so it is not shown.
             up = [*launcher, "up", "--state-dir", str(state), "--app", app]
             up += ["--profile-out", str(profile), *(["--fault", fault] if fault else [])]
+            up += ["--stopped-by-caller"]  # how to stop it is ours to say (--keep), not its
             started = supervisor.call(up, stdout=subprocess.DEVNULL)
             if started != 0 or supervisor.signalled is not None:
                 return supervisor.exit_status(EXIT_DEMO_FAILED)

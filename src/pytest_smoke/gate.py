@@ -16,6 +16,11 @@ MONITOR
 PROCEED
     every smoke test passed.
 
+Category rules (``Policy.category_rules``, none by default) add reasons on the pass rate of one
+category's tests that ran (skipped tests count neither way): ``workflow: rollback<50,
+investigate<=80`` is ROLLBACK under 50% passing, INVESTIGATE from 50% to 80%, MONITOR above 80%
+and nothing when all passed. They add reasons to the rules above, never take any away.
+
 Tests that do not apply to the deployment (not configured, or writes under a read-only profile)
 were deselected before the run: they are listed, never counted, skipped or not. Resources a test
 left behind are listed too; the teardown that failed to remove them already counts as an error.
@@ -27,6 +32,7 @@ test toward the failure rate, and the decision names the cause.
 from __future__ import annotations
 
 import enum
+import itertools
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Final
@@ -143,14 +149,106 @@ class PolicyError(ValueError):
     """A policy value out of its range; the message names the setting and the valid range."""
 
 
+#: The levels a category rule sets, most severe first. A category with a failure above every
+#: threshold of its rule is MONITOR; one whose tests all passed adds nothing.
+RULE_LEVELS: Final = (Verdict.ROLLBACK, Verdict.INVESTIGATE)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One level of a category rule: ``verdict`` when the category's pass rate is under
+    ``percent`` (``inclusive``: at or under it). Written ``rollback<50`` or ``investigate<=80``."""
+
+    verdict: Verdict
+    percent: float
+    inclusive: bool = False
+
+    def problem(self) -> str | None:
+        """What is wrong with this threshold, or ``None``; :class:`CategoryRule` raises it."""
+        if self.verdict not in RULE_LEVELS:
+            return (
+                "a rule sets rollback or investigate (a failure above every threshold is MONITOR)"
+            )
+        if not 0 <= self.percent <= 100:  # also refuses NaN
+            return "the percent must be between 0 and 100"
+        if self.percent == 0 and not self.inclusive:
+            return "it never applies (no pass rate is under 0%)"
+        if self.percent == 100 and self.inclusive:
+            return (
+                f"it applies even when every test passed; {self.verdict.lower()}<100 applies on "
+                "any failure"
+            )
+        return None
+
+    @property
+    def operator(self) -> str:
+        return "<=" if self.inclusive else "<"
+
+    @property
+    def limit(self) -> Fraction:
+        """The threshold as a share (0..1), exact."""
+        return Fraction(str(self.percent)) / 100
+
+    def applies(self, rate: Fraction) -> bool:
+        """Whether a pass rate (a share, 0..1) is in this level's band or a worse one."""
+        return rate <= self.limit if self.inclusive else rate < self.limit
+
+    def __str__(self) -> str:
+        return f"{self.verdict.lower()}{self.operator}{_number(self.percent)}"
+
+
+@dataclass(frozen=True)
+class CategoryRule:
+    """Pass-rate thresholds for the tests of one category, most severe first:
+    ``workflow: rollback<50, investigate<=80``."""
+
+    category: str
+    thresholds: tuple[Threshold, ...]
+
+    def __post_init__(self) -> None:
+        if self.category not in DEPENDENCY_MARKERS:
+            raise PolicyError(
+                f"names unknown category {self.category!r}; "
+                f"choose from {', '.join(DEPENDENCY_MARKERS)}"
+            )
+        example = f"e.g. {self.category}: rollback<50, investigate<=80"
+        if not self.thresholds:
+            raise PolicyError(f"gives {self.category} no threshold; {example}")
+        for threshold in self.thresholds:
+            problem = threshold.problem()
+            if problem:
+                raise PolicyError(f"has {self.category}: {threshold}: {problem}")
+        levels = [threshold.verdict for threshold in self.thresholds]
+        for level in RULE_LEVELS:
+            if levels.count(level) > 1:
+                raise PolicyError(
+                    f"gives {self.category} {level.lower()} twice; one threshold per level"
+                )
+        ordered = tuple(sorted(self.thresholds, key=lambda t: RULE_LEVELS.index(t.verdict)))
+        object.__setattr__(self, "thresholds", ordered)
+        # A less severe level must start above the more severe one, or its band is empty.
+        for worse, milder in itertools.pairwise(ordered):
+            if (milder.limit, milder.inclusive) <= (worse.limit, worse.inclusive):
+                raise PolicyError(
+                    f"has {self.category}: {milder} not above {worse}: no pass rate would give "
+                    f"{milder.verdict}; set the {milder.verdict.lower()} percent above the "
+                    f"{worse.verdict.lower()} one, {example}"
+                )
+
+    def __str__(self) -> str:
+        return f"{self.category}: {', '.join(str(t) for t in self.thresholds)}"
+
+
 @dataclass(frozen=True)
 class Policy:
-    """The numbers the gate decides with. Defaults follow the rollback criteria we grew from."""
+    """The numbers the gate decides with. Defaults follow the rollback criteria we grew from;
+    ``category_rules`` (document 003's matrix, say) are none by default."""
 
     max_failure_percent: float = 20.0
     max_skip_percent: float = 50.0
     category_min_tests: int = 2
     rollback_categories: frozenset[str] = frozenset({"database"})
+    category_rules: tuple[CategoryRule, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("max_failure_percent", "max_skip_percent"):
@@ -167,6 +265,13 @@ class Policy:
                 f"rollback_categories: unknown categor{'y' if len(unknown) == 1 else 'ies'} "
                 f"{', '.join(unknown)}; choose from {', '.join(DEPENDENCY_MARKERS)}"
             )
+        seen: set[str] = set()
+        for rule in self.category_rules:
+            if rule.category in seen:
+                raise PolicyError(
+                    f"category_rules gives {rule.category} twice; give each category once"
+                )
+            seen.add(rule.category)
 
 
 @dataclass(frozen=True)
@@ -256,6 +361,8 @@ def decide(run: RunSummary, policy: Policy | None = None) -> Decision:
             f"{_plural(totals.failing, 'non-critical smoke test')} failed "
             f"(failure rate {shown}, threshold {_number(policy.max_failure_percent)}%)"
         ]
+    for level, reason in _category_rule_reasons(results, policy):
+        reasons[level].append(reason)
     reasons[Verdict.MONITOR].extend(f"warning: {warning}" for warning in run.warnings)
 
     verdict = next(
@@ -304,6 +411,48 @@ def _rollback_reasons(
             f"failure rate {_percent(rate)} > {_number(policy.max_failure_percent)}% threshold"
         )
     return reasons
+
+
+def _category_rule_reasons(
+    results: tuple[TestResult, ...], policy: Policy
+) -> list[tuple[Verdict, str]]:
+    """One (level, reason) per ruled category with a failure among its tests that ran."""
+    by_category = {rule.category: rule for rule in policy.category_rules}
+    reasons: list[tuple[Verdict, str]] = []
+    for category in _ordered(by_category):
+        ran = [r for r in results if category in r.categories and r.ran]
+        passed = sum(1 for r in ran if not r.failed)
+        if passed == len(ran):  # all passed, or none ran (the skip rules cover that)
+            continue
+        rate = Fraction(passed, len(ran))
+        thresholds = by_category[category].thresholds
+        hit = next((t for t in thresholds if t.applies(rate)), None)
+        # Above every threshold: MONITOR, told against the mildest threshold's complement.
+        mildest = thresholds[-1]
+        limit = hit or mildest
+        operator = hit.operator if hit else (">" if mildest.inclusive else ">=")
+        level = hit.verdict if hit else Verdict.MONITOR
+        reasons.append(
+            (
+                level,
+                f"{category}: {passed} of {len(ran)} passed ({_rate_shown(rate, limit.limit)}) "
+                f"{operator} {_number(limit.percent)}%: {level.lower()}",
+            )
+        )
+    return reasons
+
+
+def _rate_shown(rate: Fraction, limit: Fraction) -> str:
+    """``rate`` as a percent, with the decimals it takes to stay on its side of ``limit``
+    (999 of 2000 is 49.95%, not "50.0% < 50%")."""
+    side = (rate > limit) - (rate < limit)
+    text = ""
+    for digits in range(1, 8):
+        text = f"{float(rate) * 100:.{digits}f}"
+        shown = Fraction(text) / 100
+        if (shown > limit) - (shown < limit) == side:
+            break
+    return f"{text}%"
 
 
 def _investigate_reasons(

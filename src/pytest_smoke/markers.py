@@ -21,6 +21,9 @@ DEPENDENCY_MARKERS: Final[dict[str, str]] = {
     "azure": "talks to Azure (AZURE_* settings)",
     "secrets": "checks Azure Key Vault secrets (AZURE_KEYVAULT_NAME or AZURE_KEYVAULT_URL)",
     "metrics": "checks Azure Monitor metrics (VM_RESOURCE_ID)",
+    "workflow": "critical user workflow of the checks file ([[workflows]]): ordered requests",
+    "contract": "answers checked against the deployment's OpenAPI document ([openapi])",
+    "load": "load burst against the deployment ([load]): latency and error thresholds",
 }
 
 #: Markers that say when a smoke test applies to a deployment. A smoke test that does not

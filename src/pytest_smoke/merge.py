@@ -49,12 +49,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from pytest_smoke.gate import (
+    CategoryRule,
     NotApplicable,
     Outcome,
     Policy,
     PolicyError,
     RunSummary,
     TestResult,
+    Threshold,
+    Verdict,
     decide,
     gate_exit_status,
 )
@@ -203,12 +206,29 @@ def _shard(name: str, document: Mapping[str, Any]) -> Shard:
         for test in document["tests"]
     )
     values = document["policy"]
+    rules = values.get("category_rules", {})  # absent in older reports: none
+    try:
+        category_rules = tuple(
+            CategoryRule(
+                category,
+                tuple(
+                    Threshold(Verdict(t["verdict"]), float(t["percent"]), t["operator"] == "<=")
+                    for t in thresholds
+                ),
+            )
+            for category, thresholds in rules.items()
+        )
+    except PolicyError as error:
+        raise MergeError(
+            f"{name}: not a valid smoke gate report: policy: category_rules {error}"
+        ) from None
     try:
         policy = Policy(
             max_failure_percent=float(values["max_failure_percent"]),
             max_skip_percent=float(values["max_skip_percent"]),
             category_min_tests=int(values["category_min_tests"]),
             rollback_categories=frozenset(values["rollback_categories"]),
+            category_rules=category_rules,
         )
     except PolicyError as error:
         raise MergeError(f"{name}: not a valid smoke gate report: policy: {error}") from None
@@ -230,6 +250,7 @@ def _shard(name: str, document: Mapping[str, Any]) -> Shard:
         policy_values={
             **values,
             "rollback_categories": sorted(set(values["rollback_categories"])),
+            "category_rules": rules,
         },
         profile=document["profile"],
         pytest_exit_status=int(document["pytest_exit_status"]),

@@ -20,6 +20,8 @@ from pytest_smoke.markers import DEPENDENCY_MARKERS
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from pytest_smoke.gate import CategoryRule, Threshold
+
     Parser = Callable[[str], Any]
 
 
@@ -186,3 +188,72 @@ def categories(raw: str) -> frozenset[str]:
             f"choose from {', '.join(DEPENDENCY_MARKERS)}"
         )
     return names
+
+
+#: How category rules are written, for error messages.
+_RULES_FORM: Final = (
+    "CATEGORY: LEVEL<PERCENT, LEVEL<=PERCENT, e.g. workflow: rollback<50, investigate<=80"
+)
+_THRESHOLD: Final = r"\s*([A-Za-z]+)\s*(<=|<)\s*(.*?)\s*"
+_PERCENT: Final = r"[0-9]+(?:\.[0-9]+)?\s*%?"
+
+
+def category_rules(raw: str) -> tuple[CategoryRule, ...]:
+    """Pass-rate rules per category: ``workflow: rollback<50, investigate<=80; service:
+    rollback<90``. Categories are separated by ``;`` or a new line, a category's thresholds by
+    ``,``; a level applies when the pass rate is under (``<``) or at most (``<=``) its percent.
+    Empty: no rules."""
+    from pytest_smoke.gate import CategoryRule, PolicyError
+
+    rules: list[CategoryRule] = []
+    for part in re.split(r"[;\n]", raw):
+        if not part.strip():
+            continue
+        category, colon, body = (text.strip() for text in part.partition(":"))
+        if not colon or not category:
+            raise ValueError(f"has {part.strip()!r} without 'CATEGORY:'; write {_RULES_FORM}")
+        if category not in DEPENDENCY_MARKERS:
+            raise ValueError(
+                f"names unknown category {category!r}; choose from {', '.join(DEPENDENCY_MARKERS)}"
+            )
+        if any(rule.category == category for rule in rules):
+            raise ValueError(
+                f"gives {category} twice; give each category once, its thresholds separated "
+                "by commas"
+            )
+        if not body:
+            raise ValueError(f"gives {category} no threshold; write {_RULES_FORM}")
+        thresholds = tuple(_threshold(category, item) for item in body.split(","))
+        try:
+            rules.append(CategoryRule(category, thresholds))
+        except PolicyError as error:
+            raise ValueError(str(error)) from None
+    return tuple(rules)
+
+
+def _threshold(category: str, item: str) -> Threshold:
+    from pytest_smoke.gate import RULE_LEVELS, Threshold
+
+    text = item.strip()
+    if not text:
+        raise ValueError(f"gives {category} an empty threshold; write {_RULES_FORM}")
+    match = re.fullmatch(_THRESHOLD, text)
+    if match is None:
+        raise ValueError(
+            f"has {category}: {text!r}, not LEVEL<PERCENT or LEVEL<=PERCENT (a level applies "
+            f"under its percent); write {_RULES_FORM}"
+        )
+    level, operator, percent = match.groups()
+    levels = {verdict.lower(): verdict for verdict in RULE_LEVELS}
+    if level.lower() not in levels:
+        raise ValueError(
+            f"has {category}: unknown level {level!r}; use rollback or investigate (a failure "
+            "above every threshold is MONITOR)"
+        )
+    if not re.fullmatch(_PERCENT, percent):
+        missing_comma = " (separate thresholds with commas)" if re.search(r"[<>=]", percent) else ""
+        raise ValueError(
+            f"has {category}: {text!r}: {percent!r} is not a percent{missing_comma}; write a "
+            f"number from 0 to 100, e.g. {level.lower()}{operator}50"
+        )
+    return Threshold(levels[level.lower()], float(percent.rstrip("% ")), inclusive=operator == "<=")

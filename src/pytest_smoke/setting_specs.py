@@ -117,6 +117,7 @@ _existing_file_any: Final = _Parser("existing_file_any")
 _vm_resource_id: Final = _Parser("vm_resource_id")
 _name_list: Final = _Parser("name_list")
 _categories: Final = _Parser("categories")
+_category_rules: Final = _Parser("category_rules")
 _number: Final = _factory("number")
 _positive: Final = _factory("positive")
 _count: Final = _factory("count")
@@ -517,6 +518,17 @@ SPECS: Final[tuple[SettingSpec, ...]] = (
         ini="smoke_rollback_categories",
         option="--smoke-rollback-categories",
         metavar="NAMES",
+    ),
+    SettingSpec(
+        "category_rules",
+        "Pass-rate rules per category, e.g. 'workflow: rollback<50, investigate<=80; "
+        "service: rollback<90' (none by default).",
+        _category_rules,
+        (),
+        env="SMOKE_GATE_CATEGORY_RULES",
+        ini="smoke_category_rules",
+        option="--smoke-category-rules",
+        metavar="RULES",
     ),
 )
 

@@ -36,7 +36,7 @@ from pytest_smoke.setting_specs import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from pytest_smoke.gate import Policy
+    from pytest_smoke.gate import CategoryRule, Policy
 
 
 class SettingsError(ValueError):
@@ -103,6 +103,7 @@ class Settings:
     max_skip_percent: float = DEFAULT_MAX_SKIP_PERCENT
     category_min_tests: int = DEFAULT_CATEGORY_MIN_TESTS
     rollback_categories: frozenset[str] = DEFAULT_ROLLBACK_CATEGORIES
+    category_rules: tuple[CategoryRule, ...] = ()
     #: Every variable of the profile file, for ``${VAR}`` in the checks file (may hold secrets).
     profile_values: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     #: Where each setting came from: "default", "ini", the profile file, "environment", "option".
@@ -118,6 +119,7 @@ class Settings:
             max_skip_percent=self.max_skip_percent,
             category_min_tests=self.category_min_tests,
             rollback_categories=self.rollback_categories,
+            category_rules=self.category_rules,
         )
 
     def describe(self) -> list[tuple[str, str, str]]:
@@ -138,6 +140,8 @@ def display(spec: SettingSpec, value: Any) -> str:
     """A value as it may be shown to a person: secrets masked, lists joined."""
     if value is None:
         return ""
+    if isinstance(value, tuple) and not all(isinstance(item, str) for item in value):
+        return "; ".join(str(item) for item in value)  # category rules: their own text form
     if isinstance(value, (tuple, frozenset)):
         return ",".join(sorted(value) if isinstance(value, frozenset) else value)
     if spec.secret:
@@ -195,6 +199,7 @@ def load_settings(
             max_skip_percent=values["max_skip_percent"],
             category_min_tests=values["category_min_tests"],
             rollback_categories=values["rollback_categories"],
+            category_rules=values["category_rules"],
         )
     except PolicyError as error:  # the parsers check the same ranges; this keeps them honest
         raise SettingsError(f"gate policy: {error}") from None

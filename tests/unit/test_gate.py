@@ -6,12 +6,14 @@ import pytest
 
 from pytest_smoke.gate import (
     EXIT_CODES,
+    CategoryRule,
     NotApplicable,
     Outcome,
     Policy,
     PolicyError,
     RunSummary,
     TestResult,
+    Threshold,
     Verdict,
     decide,
 )
@@ -277,3 +279,189 @@ def test_nothing_applicable_says_so() -> None:
         "no smoke test ran (1 smoke test not applicable to this deployment: not configured or "
         "not run)",
     )
+
+
+# -- category rules: document 003's rollback decision matrix --
+
+#: Reference 003: under 50% of workflows passing ROLLBACK, 50-80% INVESTIGATE, above 80% MONITOR.
+MATRIX = CategoryRule(
+    "workflow",
+    (Threshold(Verdict.ROLLBACK, 50), Threshold(Verdict.INVESTIGATE, 80, inclusive=True)),
+)
+
+
+def workflows(passed: int, failed: int, *, skipped: int = 0) -> list[TestResult]:
+    outcomes = [P] * passed + [F] * failed + [S] * skipped
+    return [
+        TestResult(f"t.py::test_workflow[{i}]", outcome, categories=frozenset({"workflow"}))
+        for i, outcome in enumerate(outcomes)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("passed", "verdict", "reason"),
+    [
+        pytest.param(
+            0, Verdict.ROLLBACK, "workflow: 0 of 100 passed (0.0%) < 50%: rollback", id="0pct"
+        ),
+        pytest.param(
+            49, Verdict.ROLLBACK, "workflow: 49 of 100 passed (49.0%) < 50%: rollback", id="49pct"
+        ),
+        pytest.param(
+            50,
+            Verdict.INVESTIGATE,
+            "workflow: 50 of 100 passed (50.0%) <= 80%: investigate",
+            id="50pct",
+        ),
+        pytest.param(
+            80,
+            Verdict.INVESTIGATE,
+            "workflow: 80 of 100 passed (80.0%) <= 80%: investigate",
+            id="80pct",
+        ),
+        pytest.param(
+            81, Verdict.MONITOR, "workflow: 81 of 100 passed (81.0%) > 80%: monitor", id="81pct"
+        ),
+        pytest.param(
+            99, Verdict.MONITOR, "workflow: 99 of 100 passed (99.0%) > 80%: monitor", id="99pct"
+        ),
+    ],
+)
+def test_the_003_matrix_at_its_boundaries(passed: int, verdict: Verdict, reason: str) -> None:
+    # The failure-rate rule off, so the category rule alone decides.
+    policy = Policy(max_failure_percent=100, category_min_tests=101, category_rules=(MATRIX,))
+    decision = decide(run(workflows(passed, 100 - passed)), policy)
+    assert decision.verdict is verdict
+    assert reason in decision.reasons
+    assert decision.exit_code == verdict.exit_code
+
+
+def test_every_workflow_passing_adds_no_reason() -> None:
+    decision = decide(run(workflows(100, 0)), Policy(category_rules=(MATRIX,)))
+    assert decision.verdict is Verdict.PROCEED
+    assert decision.reasons == ("every smoke test passed",)
+
+
+def test_the_reason_names_the_counts_the_rate_and_the_threshold() -> None:
+    decision = decide(run(workflows(1, 2), results(*[P] * 30)), Policy(category_rules=(MATRIX,)))
+    assert decision.verdict is Verdict.ROLLBACK
+    assert decision.reasons == ("workflow: 1 of 3 passed (33.3%) < 50%: rollback",)
+
+
+def test_the_monitor_line_sits_beside_the_failure_line() -> None:
+    decision = decide(run(workflows(9, 1), results(*[P] * 30)), Policy(category_rules=(MATRIX,)))
+    assert decision.verdict is Verdict.MONITOR
+    assert decision.reasons == (
+        "1 non-critical smoke test failed (failure rate 2.5%, threshold 20%)",
+        "workflow: 9 of 10 passed (90.0%) > 80%: monitor",
+    )
+
+
+def test_a_rule_without_investigate_monitors_from_its_rollback_threshold() -> None:
+    rule = CategoryRule("service", (Threshold(Verdict.ROLLBACK, 90),))
+    service = [
+        TestResult(f"t.py::test_svc_{i}", P if i < 9 else F, categories=frozenset({"service"}))
+        for i in range(10)
+    ]
+    decision = decide(run(service, results(*[P] * 30)), Policy(category_rules=(rule,)))
+    assert decision.verdict is Verdict.MONITOR
+    assert "service: 9 of 10 passed (90.0%) >= 90%: monitor" in decision.reasons
+
+
+def test_skipped_tests_count_neither_way() -> None:
+    # 1 passed, 1 failed, 8 skipped: 50% of those that ran, not 10% of all.
+    summary = run(workflows(1, 1, skipped=8), results(*[P] * 30))
+    decision = decide(summary, Policy(max_skip_percent=100, category_rules=(MATRIX,)))
+    assert decision.verdict is Verdict.INVESTIGATE
+    assert decision.reasons == ("workflow: 1 of 2 passed (50.0%) <= 80%: investigate",)
+
+
+def test_a_ruled_category_none_of_whose_tests_ran_adds_nothing() -> None:
+    decision = decide(
+        run(workflows(0, 0, skipped=2), results(*[P] * 30)), Policy(category_rules=(MATRIX,))
+    )
+    assert decision.verdict is Verdict.PROCEED
+
+
+def test_errors_count_as_failures_in_a_rule() -> None:
+    errored = [TestResult("t.py::test_w", E, categories=frozenset({"workflow"}))]
+    decision = decide(
+        run(workflows(1, 0), errored, results(*[P] * 30)), Policy(category_rules=(MATRIX,))
+    )
+    assert "workflow: 1 of 2 passed (50.0%) <= 80%: investigate" in decision.reasons
+
+
+def test_rules_never_soften_the_default_rules() -> None:
+    # 9 of 10 workflows pass (MONITOR by the matrix), but one was critical: still ROLLBACK.
+    signup = TestResult("t.py::test_signup", F, categories=frozenset({"workflow"}), critical=True)
+    decision = decide(
+        run(workflows(9, 0), signup, results(*[P] * 30)), Policy(category_rules=(MATRIX,))
+    )
+    assert decision.verdict is Verdict.ROLLBACK
+    assert decision.reasons == ("critical test failed: t.py::test_signup",)
+
+
+def test_a_rate_rounded_onto_the_threshold_shows_more_decimals() -> None:
+    policy = Policy(max_failure_percent=100, category_min_tests=10000, category_rules=(MATRIX,))
+    decision = decide(run(workflows(999, 1001)), policy)
+    assert decision.reasons == ("workflow: 999 of 2000 passed (49.95%) < 50%: rollback",)
+
+
+def test_no_category_rules_by_default() -> None:
+    # 7 of 10 workflows pass among 40 tests: document 001's rules alone say MONITOR (7.5% of
+    # the run failed); the matrix, once set, says INVESTIGATE.
+    summary = run(workflows(7, 3), results(*[P] * 30))
+    assert Policy().category_rules == ()
+    assert decide(summary).verdict is Verdict.MONITOR
+    assert not any(reason.startswith("workflow:") for reason in decide(summary).reasons)
+    assert decide(summary, Policy(category_rules=(MATRIX,))).verdict is Verdict.INVESTIGATE
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "message"),
+    [
+        ((), "gives workflow no threshold"),
+        ((Threshold(Verdict.MONITOR, 90),), "a rule sets rollback or investigate"),
+        (
+            (Threshold(Verdict.ROLLBACK, 101),),
+            "rollback<101: the percent must be between 0 and 100",
+        ),
+        ((Threshold(Verdict.ROLLBACK, 0),), "rollback<0: it never applies"),
+        (
+            (Threshold(Verdict.INVESTIGATE, 100, inclusive=True),),
+            "investigate<=100: it applies even when every test passed",
+        ),
+        (
+            (Threshold(Verdict.ROLLBACK, 50), Threshold(Verdict.ROLLBACK, 60)),
+            "gives workflow rollback twice",
+        ),
+        (
+            (Threshold(Verdict.ROLLBACK, 80, inclusive=True), Threshold(Verdict.INVESTIGATE, 80)),
+            "investigate<80 not above rollback<=80",
+        ),
+    ],
+)
+def test_a_category_rule_refuses_contradictions(
+    thresholds: tuple[Threshold, ...], message: str
+) -> None:
+    with pytest.raises(PolicyError, match=message):
+        CategoryRule("workflow", thresholds)
+
+
+def test_a_category_rule_names_known_categories_only() -> None:
+    with pytest.raises(PolicyError, match="unknown category 'workflows'; choose from database"):
+        CategoryRule("workflows", (Threshold(Verdict.ROLLBACK, 50),))
+
+
+def test_a_policy_takes_one_rule_per_category() -> None:
+    with pytest.raises(PolicyError, match="category_rules gives workflow twice"):
+        Policy(category_rules=(MATRIX, MATRIX))
+
+
+def test_thresholds_are_kept_most_severe_first_and_read_back() -> None:
+    rule = CategoryRule(
+        "workflow",
+        (Threshold(Verdict.INVESTIGATE, 80, inclusive=True), Threshold(Verdict.ROLLBACK, 50)),
+    )
+    assert rule == MATRIX
+    assert str(rule) == "workflow: rollback<50, investigate<=80"

@@ -459,3 +459,166 @@ def test_a_checks_file_without_a_login_body_still_needs_the_credentials(tmp_path
                 "SMOKE_TEST_CHECKS_FILE": str(checks),
             },
         )
+
+
+# -- category rules (smoke_category_rules): parsed, validated, carried into the policy --
+
+MATRIX_TEXT = "workflow: rollback<50, investigate<=80"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"ini": {"smoke_category_rules": MATRIX_TEXT}}, id="ini"),
+        pytest.param({"cli": {"category_rules": MATRIX_TEXT}}, id="option"),
+        pytest.param({"environ": {"SMOKE_GATE_CATEGORY_RULES": MATRIX_TEXT}}, id="environment"),
+        pytest.param({"profile": f"SMOKE_GATE_CATEGORY_RULES={MATRIX_TEXT}\n"}, id="profile"),
+    ],
+)
+def test_category_rules_reach_the_policy_from_every_source(
+    tmp_path: Path, kwargs: dict[str, Any]
+) -> None:
+    from pytest_smoke.gate import CategoryRule, Threshold, Verdict
+
+    settings = load(tmp_path, **kwargs)
+    assert settings.policy.category_rules == (
+        CategoryRule(
+            "workflow",
+            (Threshold(Verdict.ROLLBACK, 50), Threshold(Verdict.INVESTIGATE, 80, inclusive=True)),
+        ),
+    )
+
+
+def test_no_category_rules_by_default(tmp_path: Path) -> None:
+    assert load(tmp_path).policy.category_rules == ()
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        pytest.param(MATRIX_TEXT, MATRIX_TEXT, id="003-matrix"),
+        pytest.param(
+            "workflow: INVESTIGATE <= 80 %, Rollback<50%; service: rollback<90",
+            "workflow: rollback<50, investigate<=80; service: rollback<90",
+            id="any-order-case-spaces-percent-sign",
+        ),
+        pytest.param(
+            "\n  workflow: rollback<50, investigate<=80\n  contract: investigate<100\n",
+            "workflow: rollback<50, investigate<=80; contract: investigate<100",
+            id="one-category-per-ini-line",
+        ),
+        pytest.param(
+            "load: rollback<99.5;", "load: rollback<99.5", id="decimal-trailing-semicolon"
+        ),
+        pytest.param(
+            "workflow: rollback<50, investigate<=50",
+            "workflow: rollback<50, investigate<=50",
+            id="investigate-exactly-at-50",
+        ),
+    ],
+)
+def test_category_rules_syntax(tmp_path: Path, raw: str, shown: str) -> None:
+    settings = load(tmp_path, ini={"smoke_category_rules": raw})
+    assert "; ".join(str(rule) for rule in settings.category_rules) == shown
+    assert ("SMOKE_GATE_CATEGORY_RULES", shown, "ini") in settings.describe()
+
+
+def test_an_empty_option_turns_off_rules_set_in_ini(tmp_path: Path) -> None:
+    settings = load(tmp_path, cli={"category_rules": ""}, ini={"smoke_category_rules": MATRIX_TEXT})
+    assert settings.category_rules == ()
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        pytest.param(
+            "workflows: rollback<50",
+            "SMOKE_GATE_CATEGORY_RULES='workflows: rollback<50' (environment) names unknown "
+            "category 'workflows'; choose from database, redis, service, azure, secrets, "
+            "metrics, workflow, contract, load",
+            id="unknown-category",
+        ),
+        pytest.param(
+            "workflow: rollback<fifty",
+            "SMOKE_GATE_CATEGORY_RULES='workflow: rollback<fifty' (environment) has workflow: "
+            "'rollback<fifty': 'fifty' is not a percent; write a number from 0 to 100, e.g. "
+            "rollback<50",
+            id="bad-number",
+        ),
+        pytest.param("workflow: rollback<-5", "'-5' is not a percent", id="negative-number"),
+        pytest.param(
+            "workflow: rollback<150",
+            "has workflow: rollback<150: the percent must be between 0 and 100",
+            id="number-over-100",
+        ),
+        pytest.param(
+            "workflow: rollback<=80, investigate<50",
+            "has workflow: investigate<50 not above rollback<=80: no pass rate would give "
+            "INVESTIGATE; set the investigate percent above the rollback one, e.g. workflow: "
+            "rollback<50, investigate<=80",
+            id="contradicting-thresholds",
+        ),
+        pytest.param(
+            "workflow: rollback<50, investigate<50",
+            "investigate<50 not above rollback<50",
+            id="empty-investigate-band",
+        ),
+        pytest.param(
+            "workflow: rollback<50, rollback<60", "gives workflow rollback twice", id="level-twice"
+        ),
+        pytest.param(
+            "workflow: rollback<50; workflow: investigate<=80",
+            "gives workflow twice; give each category once",
+            id="category-twice",
+        ),
+        pytest.param(
+            "workflow: monitor>80",
+            "has workflow: 'monitor>80', not LEVEL<PERCENT or LEVEL<=PERCENT",
+            id="greater-than",
+        ),
+        pytest.param(
+            "workflow: monitor<90",
+            "unknown level 'monitor'; use rollback or investigate",
+            id="monitor",
+        ),
+        pytest.param(
+            "workflow rollback<50",
+            "has 'workflow rollback<50' without 'CATEGORY:'; write CATEGORY: LEVEL<PERCENT, "
+            "LEVEL<=PERCENT, e.g. workflow: rollback<50, investigate<=80",
+            id="no-colon",
+        ),
+        pytest.param(
+            "workflow: rollback<50 investigate<=80",
+            "is not a percent (separate thresholds with commas)",
+            id="missing-comma",
+        ),
+        pytest.param("workflow:", "gives workflow no threshold", id="no-threshold"),
+        pytest.param(
+            "workflow: rollback<50,", "gives workflow an empty threshold", id="trailing-comma"
+        ),
+        pytest.param("workflow: rollback<0", "rollback<0: it never applies", id="never-applies"),
+        pytest.param(
+            "workflow: investigate<=100",
+            "investigate<=100: it applies even when every test passed",
+            id="always-applies",
+        ),
+    ],
+)
+def test_bad_category_rules_are_one_line_naming_setting_and_fix(
+    tmp_path: Path, raw: str, message: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load(tmp_path, environ={"SMOKE_GATE_CATEGORY_RULES": raw})
+    assert message in str(caught.value)
+    assert str(caught.value).startswith("SMOKE_GATE_CATEGORY_RULES=")
+    assert "\n" not in str(caught.value)
+
+
+def test_a_bad_multi_line_ini_value_is_still_one_line(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load(tmp_path, ini={"smoke_category_rules": "\nworkflow: rollback<50\nservce: rollback<90"})
+    assert str(caught.value).startswith(
+        "smoke_category_rules='\\nworkflow: rollback<50\\nservce: rollback<90' (ini) names "
+        "unknown category 'servce'"
+    )
+    assert "\n" not in str(caught.value)

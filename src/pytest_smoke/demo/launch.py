@@ -943,6 +943,8 @@ def up(
     profile_out: Path | None,
     throwaway: bool,
     app: str = "items",
+    *,
+    stop_hint: bool = True,
 ) -> Path:
     began = time.monotonic()
     state_path = state_dir / "state.json"
@@ -982,7 +984,8 @@ def up(
             say(f"while stopping: {error}")
         raise
     elapsed = time.monotonic() - began
-    say(f"up in {elapsed:.1f} s; stop it with: {COMMAND} down --state-dir {state_dir}")
+    hint = f"; stop it with: {COMMAND} down --state-dir {state_dir}" if stop_hint else ""
+    say(f"up in {elapsed:.1f} s{hint}")
     return profile
 
 
@@ -1097,6 +1100,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     start.add_argument("--profile-out", type=Path, help="the profile's path (DIR/.env.demo)")
     # Tests: start throwaway servers even when the local default ones answer.
     start.add_argument("--throwaway", action="store_true", help=argparse.SUPPRESS)
+    # smoke-gate demo: it stops the demo itself, so "stop it with" would mislead its user.
+    start.add_argument("--stopped-by-caller", action="store_true", help=argparse.SUPPRESS)
     stop = commands.add_parser("down", help="stop what 'up' started and remove its data")
     stop.add_argument("--state-dir", required=True, type=Path, help="the directory given to up")
     args = parser.parse_args(argv)
@@ -1116,7 +1121,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "up":
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 signal.signal(sig, _interrupt)
-            profile = up(state_dir, args.fault, args.profile_out, args.throwaway, args.app)
+            profile = up(
+                state_dir,
+                args.fault,
+                args.profile_out,
+                args.throwaway,
+                args.app,
+                stop_hint=not args.stopped_by_caller,
+            )
             print(profile, flush=True)
         else:
             down(state_dir)

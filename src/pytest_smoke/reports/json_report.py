@@ -103,4 +103,11 @@ def _counts(counts: Counts) -> dict[str, int]:
 def _policy(policy: Policy) -> dict[str, Any]:
     data = asdict(policy)
     data["rollback_categories"] = sorted(policy.rollback_categories)
+    data["category_rules"] = {
+        rule.category: [
+            {"verdict": str(t.verdict), "operator": t.operator, "percent": t.percent}
+            for t in rule.thresholds
+        ]
+        for rule in policy.category_rules
+    }
     return data
