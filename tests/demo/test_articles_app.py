@@ -300,6 +300,9 @@ async def test_openapi_describes_the_api(client: httpx.AsyncClient) -> None:
     assert set(document["paths"]) == {
         "/api/healthz",
         "/api/auth/token",
+        "/api/users",
+        "/api/user",
+        "/api/users/{username}",
         "/api/articles/",
         "/api/articles/{slug}",
     }
@@ -713,3 +716,88 @@ async def test_schema_is_reapplicable_and_the_app_role_cannot_touch_users(databa
             )
     finally:
         await app_conn.close()
+
+
+# --- users: sign up, log in, the current user, delete -------------------------------------------
+
+
+def new_user() -> dict[str, str]:
+    name = f"smoke-{secrets.token_hex(4)}"
+    return {"username": name, "email": f"{name}@example.com", "password": secrets.token_hex(8)}
+
+
+async def test_sign_up_log_in_profile_and_delete(client: httpx.AsyncClient, database: str) -> None:
+    user = new_user()
+    signed_up = await client.post("/api/users", json={"user": user})
+    assert signed_up.status_code == 201, signed_up.text
+    assert signed_up.json() == {
+        "user": {"username": user["username"], "email": user["email"], "bio": "", "image": None}
+    }
+    token = await client.post(
+        "/api/auth/token", data={"username": user["username"], "password": user["password"]}
+    )
+    assert token.status_code == 200, token.text
+    auth = {"Authorization": f"Token {token.json()['access_token']}"}
+    profile = await client.get("/api/user", headers=auth)
+    assert profile.status_code == 200
+    assert profile.json()["user"]["email"] == user["email"]
+    await create(client, auth)  # deleted with its author
+    url = f"/api/users/{user['username']}"
+    wrong = await client.request("DELETE", url, json={"user": {"password": "not-it-at-all"}})
+    assert wrong.status_code == 403
+    assert wrong.json() == {"errors": {"body": ["incorrect password"]}}
+    gone = await client.request("DELETE", url, json={"user": {"password": user["password"]}})
+    assert gone.status_code == 204
+    again = await client.request("DELETE", url, json={"user": {"password": user["password"]}})
+    assert again.status_code == 404
+    assert (await client.get("/api/user", headers=auth)).status_code == 404
+    async with as_postgres(database) as conn:
+        left = await conn.fetchval(
+            "SELECT count(*) FROM users WHERE username = $1", user["username"]
+        )
+    assert left == 0
+
+
+async def test_a_taken_name_or_address_and_a_bad_sign_up_are_422(
+    client: httpx.AsyncClient,
+) -> None:
+    user = new_user()
+    assert (await client.post("/api/users", json={"user": user})).status_code == 201
+    try:
+        for taken in (
+            {**new_user(), "username": user["username"]},
+            {**new_user(), "email": user["email"]},
+        ):
+            response = await client.post("/api/users", json={"user": taken})
+            assert response.status_code == 422
+            assert response.json() == {
+                "errors": {"body": ["username or email has already been taken"]}
+            }
+        for bad in ({"email": "no-at-sign"}, {"password": "short"}, {"username": ""}):
+            response = await client.post("/api/users", json={"user": {**new_user(), **bad}})
+            assert response.status_code == 422, bad
+    finally:
+        await client.request(
+            "DELETE",
+            f"/api/users/{user['username']}",
+            json={"user": {"password": user["password"]}},
+        )
+
+
+async def test_deleting_a_user_needs_no_token_so_auth_broken_cannot_strand_one(
+    make_app: Any,
+) -> None:
+    user = new_user()
+    async with serve(make_app(ARTICLES_FAULT="auth-broken")) as client:
+        assert (await client.post("/api/users", json={"user": user})).status_code == 201
+        token = await client.post(
+            "/api/auth/token", data={"username": user["username"], "password": user["password"]}
+        )
+        auth = {"Authorization": f"Token {token.json()['access_token']}"}
+        assert (await client.get("/api/user", headers=auth)).status_code == 403
+        deleted = await client.request(
+            "DELETE",
+            f"/api/users/{user['username']}",
+            json={"user": {"password": user["password"]}},
+        )
+        assert deleted.status_code == 204

@@ -39,7 +39,7 @@ class Run:
     status: int
     document: dict[str, Any]
     output: str
-    leftovers: int  # articles whose title holds "smoke-", counted after the run
+    leftovers: int  # articles whose title holds "smoke-", and signed-up users, after the run
 
     def failed(self) -> list[str]:
         return sorted(
@@ -86,11 +86,14 @@ def count_leftovers(state_dir: Path) -> int:
         # As the owner, through the real port: the database-down fault only moved the URLs.
         connection = await asyncpg.connect(database["admin_url"], database=database["name"])
         try:
-            return int(
-                await connection.fetchval(
-                    "SELECT count(*) FROM articles WHERE strpos(title, 'smoke-') > 0"
-                )
+            articles = await connection.fetchval(
+                "SELECT count(*) FROM articles WHERE strpos(title, 'smoke-') > 0"
             )
+            # the users the [[workflows]] sign up, named by their marker (not smoke-bot)
+            users = await connection.fetchval(
+                "SELECT count(*) FROM users WHERE username ~ '^smoke-[0-9]{10}-[0-9a-f]{8}$'"
+            )
+            return int(articles) + int(users)
         finally:
             await connection.close()
 
@@ -207,6 +210,11 @@ def test_healthy_articles_proceed_with_redis_and_azure_not_configured(
         "test_commit_and_rollback",
         "test_constraints_are_enforced",
         "test_schema_is_migrated",
+        # the checks file's [[endpoints]] and [[workflows]]
+        "test_endpoint[healthz]",
+        "test_endpoint[openapi]",
+        "test_endpoint[articles-first-page]",
+        "test_workflow[signup-login-profile]",
     ):
         assert run.outcome(check) == "passed", check
     assert document["left_behind"] == []
@@ -259,6 +267,10 @@ def test_auth_broken_rolls_back_on_the_refused_token(tmp_path: Path) -> None:
     assert "GET /api/articles/ answered 403" in run.output
     assert "could not validate credentials" in run.output
     assert {"test_valid_token_is_accepted", "test_crud_flow"} <= set(run.failed())
+    # the workflow signs up, logs in, and fails reading the profile with the refused token; its
+    # finally step deletes the new user all the same (by password, no token needed)
+    assert "test_workflow[signup-login-profile]" in run.failed()
+    assert 'step 3 "profile": GET ' in run.output
     # A refused token is not an unreachable service: health and the database are fine.
     assert run.outcome("test_health_checks") == "passed"
     assert run.outcome("test_database_connectivity_and_version") == "passed"

@@ -229,6 +229,22 @@ def test_healthy_demo_proceeds_with_every_check_passing(
     assert document["left_behind"] == []
     # the checks file configures every feature the demo has: nothing is left out
     assert document["not_applicable"] == []
+    # its [[endpoints]] and [[workflows]]: a test each, all passed
+    entries = {
+        t["nodeid"].rsplit("::", 1)[1]: t["outcome"]
+        for t in document["tests"]
+        if "::test_endpoint[" in t["nodeid"] or "::test_workflow[" in t["nodeid"]
+    }
+    assert entries == dict.fromkeys(
+        [
+            "test_endpoint[health]",
+            "test_endpoint[openapi]",
+            "test_endpoint[items-first-page]",
+            "test_endpoint[metrics]",
+            "test_workflow[item-lifecycle]",
+        ],
+        "passed",
+    )
 
 
 FAULTS = [
@@ -358,6 +374,7 @@ OTHER_WRITES = {
     "test_service_write_publishes_an_event",
     "test_persisted_event_expires",
     "test_failed_work_is_retried_then_dead_lettered",
+    "test_workflow[item-lifecycle]",  # the checks file's [[workflows]]: it creates an item
 }
 READ_ONLY = [
     pytest.param(

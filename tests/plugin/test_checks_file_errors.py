@@ -133,6 +133,35 @@ CASES = [
         "production.cors: missing required key denied_origin",
         id="cors-without-denied-origin",
     ),
+    pytest.param(
+        '[[endpoints]]\nname = "health"\npath = "/health"\n'
+        '[[endpoints]]\nname = "health"\npath = "/healthz"\n',
+        "endpoints[1].name: 'health' is also the name of endpoints[0]; each needs a name of its "
+        "own (the test id is test_endpoint[health])",
+        id="duplicate-endpoint-name",
+    ),
+    pytest.param(
+        '[[workflows]]\nname = "signup"\n[[workflows.steps]]\npath = "/api/user"\n'
+        'headers = { Authorization = "Bearer {saved.token}" }\n',
+        "workflows[0].steps[0].headers.Authorization: uses {saved.token}, which no earlier step "
+        'saves; save it first, e.g. save = { token = "<JMESPath into the answer>" } in a step '
+        "before this one",
+        id="workflow-saved-value-never-saved",
+    ),
+    pytest.param(
+        '[[workflows]]\nname = "signup"\n[[workflows.steps]]\nmethod = "POST"\n'
+        'path = "/api/users"\nbody = { email = "{mail}" }\n',
+        "workflows[0].steps[0].body.email: unknown placeholder {mail}; use {marker}, {email} or "
+        "{saved.NAME} (or {{mail}} for literal braces)",
+        id="workflow-unknown-placeholder",
+    ),
+    pytest.param(
+        '[[workflows]]\nname = "a"\n[[workflows.steps]]\npath = "/a"\n'
+        '[[workflows]]\nname = "a"\n[[workflows.steps]]\npath = "/b"\n',
+        "workflows[1].name: 'a' is also the name of workflows[0]; each needs a name of its own "
+        "(the test id is test_workflow[a])",
+        id="duplicate-workflow-name",
+    ),
 ]
 
 

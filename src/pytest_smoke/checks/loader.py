@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 _VARIABLE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: Values a ``${VAR}`` puts under these sections are secrets (the login body's password).
 _SECRET_SECTIONS: Final = frozenset({"auth"})
+#: ... and under a ``headers`` table of these (an API key for one endpoint or workflow step).
+_SECRET_HEADER_SECTIONS: Final = frozenset({"endpoints", "workflows"})
 
 
 def load_checks(path: str | Path, variables: Mapping[str, str]) -> Checks:
@@ -66,7 +68,7 @@ def _expand(
                     f"checks file {location}: {dotted(where)}: uses ${{{name}}}, which the env "
                     "profile does not set; add it to the profile or the environment"
                 )
-            if where and where[0] in _SECRET_SECTIONS and variables[name]:
+            if _secret_at(where) and variables[name]:
                 secrets.add(variables[name])
             return variables[name]
 
@@ -82,3 +84,12 @@ def _expand(
             for key, item in value.items()
         }
     return value
+
+
+def _secret_at(where: list[str | int]) -> bool:
+    """Whether a ``${VAR}`` value at ``where`` is a secret, to be masked in every output."""
+    if not where:
+        return False
+    return where[0] in _SECRET_SECTIONS or (
+        where[0] in _SECRET_HEADER_SECTIONS and "headers" in where[1:-1]
+    )

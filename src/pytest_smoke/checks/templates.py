@@ -1,7 +1,8 @@
 """Templates in checks-file paths and bodies, and the marker that makes each check's data unique.
 
 A template is any string in a path or a body: ``{marker}`` and ``{id}`` are replaced by
-:func:`fill`; ``{{`` and ``}}`` stand for literal braces. A marker is
+:func:`fill` (a dotted ``{saved.token}`` too, given as ``fill(text, **{"saved.token": ...})``);
+``{{`` and ``}}`` stand for literal braces. A marker is
 ``smoke-<unix seconds, 10 digits>-<8 hex digits>``: unique to one check, and dated, so that a
 later run can tell an item left behind by a run long gone from one a run still going has made.
 """
@@ -17,8 +18,9 @@ from typing import Any, Final
 #: A marker made by :func:`new_marker`; group 1 is the unix time it was made at.
 MARKER_PATTERN: Final = re.compile(r"smoke-(\d{10})-[0-9a-f]{8}")
 
-#: ``{{``, ``}}`` or ``{name}``; a lone brace, or braces around anything but a name, are literal.
-_TOKEN: Final = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+#: ``{{``, ``}}``, ``{name}`` or ``{scope.name}`` (``{saved.token}`` in a workflow); a lone
+#: brace, or braces around anything but a name, are literal.
+_TOKEN: Final = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\}")
 
 
 def new_marker() -> str:
@@ -62,6 +64,15 @@ def placeholders(value: Any) -> Iterator[str]:
     elif isinstance(value, Mapping):
         for item in value.values():
             yield from placeholders(item)
+
+
+def sole_placeholder(text: str) -> str | None:
+    """The name when ``text`` is one placeholder and nothing else (``"{saved.id}"``), else None.
+
+    Such a string can stand for a value of any type (a saved integer stays an integer).
+    """
+    match = _TOKEN.fullmatch(text)
+    return match.group(1) if match else None
 
 
 def _fill_string(text: str, fields: Mapping[str, Any]) -> str:

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, Final
 from pytest_smoke.checks.model import ChecksError
 from pytest_smoke.checks.paths import compile_path
 from pytest_smoke.checks.schema import load_schema
+from pytest_smoke.checks.step_rules import request_problems
 from pytest_smoke.checks.templates import placeholders
+from pytest_smoke.load.spec import load_problems
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -254,6 +256,8 @@ def _semantic_problems(document: Mapping[str, Any]) -> Iterator[tuple[Location, 
     login = _get(document, "auth.login")
     if isinstance(login, Mapping) and login.get("format") == "form" and "body" in login:
         yield from _form_problems(login["body"])
+    yield from request_problems(document)  # [[endpoints]] and [[workflows]]
+    yield from load_problems(document)  # [load]
 
 
 def _form_problems(body: Any) -> Iterator[tuple[Location, str]]:

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 #: Methods that do not change the server (RFC 9110 "safe"); a read-only client sends only these.
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+#: Connections a client opens at once unless told otherwise (httpx's own default).
+DEFAULT_MAX_CONNECTIONS: Final = 100
 #: Statuses that mean "the gateway or its upstream is momentarily unavailable".
 RETRY_STATUSES: Final = frozenset({502, 503, 504})
 #: Errors raised before the request left this machine, so any method may be sent again.
@@ -308,6 +310,7 @@ def build_http_client(
     max_retry_after: float = 30.0,
     proxy: str | None = None,
     read_only: str | None = None,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` for ``base_url`` with verified TLS, retries and latency records.
 
@@ -315,11 +318,14 @@ def build_http_client(
     ``retries``/``backoff``/``max_retry_after`` configure :class:`RetryingTransport`. Proxy
     variables from the environment are not read (they would route requests around the retrying
     transport); pass ``proxy`` explicitly. ``read_only``: refuse unsafe methods to
-    ``base_url``'s origin (:func:`read_only_guard`), the text saying why. The caller closes the
-    client (``async with`` or ``await client.aclose()``).
+    ``base_url``'s origin (:func:`read_only_guard`), the text saying why. ``max_connections``
+    bounds the connections open at once (requests beyond it wait for one, within ``timeout``):
+    at least as many as the checks send concurrently. The caller closes the client (``async
+    with`` or ``await client.aclose()``).
     """
     context = build_ssl_context(ca_bundle, client_cert, client_key)
-    inner = httpx.AsyncHTTPTransport(verify=context, proxy=proxy)
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=20)
+    inner = httpx.AsyncHTTPTransport(verify=context, proxy=proxy, limits=limits)
     transport = RetryingTransport(
         inner,
         retries=retries,

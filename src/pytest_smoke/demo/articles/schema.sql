@@ -19,6 +19,7 @@ $$;
 CREATE TABLE IF NOT EXISTS users (
     id serial PRIMARY KEY,
     username text NOT NULL UNIQUE CHECK (username <> ''),
+    email text UNIQUE,                     -- signed-up users have one; the seeded user may not
     password_hash text NOT NULL,           -- passwords.py: scrypt$n$r$p$salt$hash
     bio text NOT NULL DEFAULT '',
     image text,
@@ -40,7 +41,12 @@ CREATE TABLE IF NOT EXISTS articles (
 -- The listing's order: newest first, ties broken by id.
 CREATE INDEX IF NOT EXISTS articles_newest_first ON articles (created_at DESC, id DESC);
 
--- The service reads users (login) and writes articles; it never changes the schema.
-GRANT SELECT ON users TO articles_app;
+-- A database made before users signed up: add their column.
+ALTER TABLE users ADD COLUMN IF NOT EXISTS email text UNIQUE;
+
+-- The service reads users (login), signs them up and deletes them, and writes articles; it
+-- never changes the schema, nor a user once made.
+GRANT SELECT, INSERT, DELETE ON users TO articles_app;
+GRANT USAGE ON SEQUENCE users_id_seq TO articles_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON articles TO articles_app;
 GRANT USAGE ON SEQUENCE articles_id_seq TO articles_app;

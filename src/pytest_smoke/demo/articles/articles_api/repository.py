@@ -40,6 +40,35 @@ async def password_hash(pool: asyncpg.Pool, username: str) -> str | None:
     return None if value is None else str(value)
 
 
+USER = "username, email, bio, image"
+
+
+async def create_user(pool: asyncpg.Pool, username: str, email: str, hashed: str) -> Record:
+    """A new user; 422 when the username or the e-mail address is taken."""
+    try:
+        return await pool.fetchrow(
+            f"INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3)"
+            f" RETURNING {USER}",
+            username,
+            email,
+            hashed,
+        )
+    except asyncpg.UniqueViolationError:
+        raise ApiError(422, "username or email has already been taken") from None
+
+
+async def get_user(pool: asyncpg.Pool, username: str) -> Record:
+    row = await pool.fetchrow(f"SELECT {USER} FROM users WHERE username = $1", username)
+    if row is None:
+        raise ApiError(404, "user not found")
+    return row
+
+
+async def delete_user(pool: asyncpg.Pool, username: str) -> None:
+    """Delete the user, and with them their articles (ON DELETE CASCADE)."""
+    await pool.execute("DELETE FROM users WHERE username = $1", username)
+
+
 async def ping(pool: asyncpg.Pool) -> None:
     await pool.fetchval("SELECT 1")
 

@@ -1,4 +1,4 @@
-"""The endpoints: health, the OAuth2 password login, and the articles collection."""
+"""The endpoints: health, the OAuth2 password login, the users, and the articles collection."""
 
 import asyncio
 import logging
@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 
 from . import repository
-from .passwords import DUMMY_HASH, verify_password
+from .errors import ApiError
+from .passwords import DUMMY_HASH, hash_password, verify_password
 from .schemas import (
     Article,
     ArticleEnvelope,
@@ -18,6 +19,10 @@ from .schemas import (
     ArticleList,
     Health,
     Token,
+    User,
+    UserEnvelope,
+    UserInCreate,
+    UserInDelete,
 )
 from .security import CurrentUser, issue_token
 from .settings import Settings
@@ -69,6 +74,35 @@ async def login(
             401, "Incorrect username or password", headers={"WWW-Authenticate": "Bearer"}
         )
     return Token(access_token=issue_token(settings, form.username))
+
+
+@router.post("/users", status_code=201, tags=["users"])
+async def sign_up(pool: PoolDep, user: Annotated[UserInCreate, Body(embed=True)]) -> UserEnvelope:
+    """Register: ``{"user": {"username", "email", "password"}}``; log in with the form after."""
+    hashed = await asyncio.to_thread(hash_password, user.password)
+    row = await repository.create_user(pool, user.username, user.email, hashed)
+    return UserEnvelope(user=User.from_row(row))
+
+
+@router.get("/user", tags=["users"])
+async def current_user(username: CurrentUser, pool: PoolDep) -> UserEnvelope:
+    """The user the token was issued to."""
+    return UserEnvelope(user=User.from_row(await repository.get_user(pool, username)))
+
+
+@router.delete("/users/{username}", status_code=204, tags=["users"])
+async def delete_user(
+    username: str, pool: PoolDep, user: Annotated[UserInDelete, Body(embed=True)]
+) -> Response:
+    """Delete an account, and its articles. It takes the account's password, not a token: a
+    stolen token cannot delete the account."""
+    stored = await repository.password_hash(pool, username)
+    if stored is None:
+        raise ApiError(404, "user not found")
+    if not await asyncio.to_thread(verify_password, user.password, stored):
+        raise ApiError(403, "incorrect password")
+    await repository.delete_user(pool, username)
+    return Response(status_code=204)
 
 
 articles = APIRouter(prefix="/api/articles", tags=["articles"])

@@ -80,6 +80,36 @@ class ArticleList(Schema):
     articles_count: int
 
 
+Username = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
+Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Password = Annotated[str, Field(min_length=8, max_length=200)]
+
+
+class UserInCreate(Schema):
+    username: Username
+    email: Email
+    password: Password
+
+
+class UserInDelete(Schema):
+    password: Annotated[str, Field(max_length=200)]
+
+
+class User(Schema):
+    username: str
+    email: str | None
+    bio: str
+    image: str | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> "User":
+        return cls(username=row["username"], email=row["email"], bio=row["bio"], image=row["image"])
+
+
+class UserEnvelope(Schema):
+    user: User
+
+
 class Token(BaseModel):
     access_token: str
     token_type: str = "bearer"
