@@ -34,6 +34,9 @@ item_markers_key: Final[pytest.StashKey[list[str]]] = pytest.StashKey()
 #: What a test created and could not remove, one line each: "https://h/api/items/42 (DELETE ->
 #: 500)". The ``smoke_resources`` fixture stores them at teardown; the report carries them.
 item_left_behind_key: Final[pytest.StashKey[list[str]]] = pytest.StashKey()
+#: The summary of the load burst a test ran (``test_load_burst``), for the JSON report's ``load``
+#: section and the verdict block; the report carries it at teardown.
+item_load_key: Final[pytest.StashKey[dict[str, Any]]] = pytest.StashKey()
 #: The smoke tests this process deselected as not applicable: reason -> node ids.
 not_applicable_key: Final[pytest.StashKey[dict[str, list[str]]]] = pytest.StashKey()
 #: Whether this process puts the gate's data on test reports: in a smoke run (asked for, or smoke

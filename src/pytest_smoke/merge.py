@@ -31,6 +31,7 @@ How the shards combine:
   whose clocks and queues differ, so the span from ``started_at`` to ``finished_at`` is the
   pipeline's wall time, not the tests'; it stays readable from those two fields.
 - ``requests``: see :func:`merge_requests`.
+- ``load``: the load burst of the one shard that ran it (its test id is in one shard only).
 
 The exit status is the gate's (0 PROCEED and MONITOR, 10 INVESTIGATE, 11 ROLLBACK), except that a
 shard whose pytest itself failed (status 3 or 4) is never turned into 0, as in a run.
@@ -102,6 +103,7 @@ class Shard:
     duration_seconds: float
     ungated: int
     requests: Mapping[str, Any] | None
+    load: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ class MergedRun:
     duration_seconds: float
     ungated: int
     requests: Mapping[str, Any] | None
+    load: Mapping[str, Any] | None = None
 
 
 # -- reading one shard --
@@ -261,6 +264,7 @@ def _shard(name: str, document: Mapping[str, Any]) -> Shard:
         duration_seconds=float(document["duration_seconds"]),
         ungated=int(document["ungated"]),
         requests=document.get("requests"),
+        load=document.get("load"),  # absent in older reports
     )
 
 
@@ -316,6 +320,8 @@ def merge(shards: Sequence[Shard]) -> MergedRun:
         duration_seconds=sum(s.duration_seconds for s in shards),
         ungated=sum(s.ungated for s in shards),
         requests=merge_requests([s.requests for s in shards]),
+        # the burst is one test: it ran in one shard at most (two would overlap)
+        load=next((s.load for s in shards if s.load), None),
     )
 
 
@@ -439,6 +445,7 @@ def merged_document(merged: MergedRun, decision: Decision) -> dict[str, Any]:
         ungated=merged.ungated,
         tool_version=_tool_version(),
         requests=merged.requests,
+        load=merged.load,
     )
     document["merged_from"] = list(merged.shards)
     return document
@@ -458,6 +465,7 @@ def verdict_block(
             report_paths=[output] if output else [],
             ungated=merged.ungated,
             requests=merged.requests,
+            load=merged.load,
         ),
     ]
     if merged.requests and not merged.requests.get("percentiles_exact", True):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 from pytest_smoke.markers import CRITICAL, DEPENDENCY_MARKERS, GATED_MARKERS
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from pytest_smoke.gate import RunSummary, TestResult
 
@@ -44,6 +44,8 @@ class ResultRecorder:
         self.warnings: list[str] = []
         #: What tests created and could not remove, one line each, each once.
         self.left_behind: dict[str, None] = {}
+        #: The summary of the load burst (``load`` in the JSON report), ``None`` when none ran.
+        self.load: dict[str, Any] | None = None
         #: Tests deselected as not applicable: reason -> node ids (each once; every xdist
         #: worker collects the whole suite, so the same lists arrive several times).
         self.not_applicable: dict[str, dict[str, None]] = {}
@@ -92,6 +94,10 @@ class ResultRecorder:
 
     def add_left_behind(self, entries: Iterable[str]) -> None:
         self.left_behind.update(dict.fromkeys(entries))
+
+    def add_load(self, summary: Mapping[str, Any]) -> None:
+        """A load burst's summary; a later one (a rerun's) replaces an earlier one."""
+        self.load = dict(summary)
 
     def add_not_applicable(self, reason: str, nodeids: Iterable[str]) -> None:
         self.not_applicable.setdefault(reason, {}).update(dict.fromkeys(nodeids))

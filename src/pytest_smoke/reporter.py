@@ -91,6 +91,9 @@ class GateReporter:
         left_behind = getattr(report, "smoke_left_behind", None)
         if left_behind:
             self.recorder.add_left_behind(left_behind)
+        load = getattr(report, "smoke_load", None)
+        if load:
+            self.recorder.add_load(load)
 
     def add_not_applicable(self, groups: Mapping[str, Iterable[str]]) -> None:
         """Tests deselected as not applicable, by this process or an xdist worker."""
@@ -166,6 +169,7 @@ class GateReporter:
                 ungated=self.recorder.ungated_count(),
                 tool_version=_version(),
                 requests=request_summary(self.recorder.requests),
+                load=self.recorder.load,
             )
             write_json(settings.report_json, document)
             self.report_paths.append(_shown_path(settings.report_json))
@@ -220,6 +224,7 @@ class GateReporter:
             report_paths=self.report_paths,
             ungated=self.recorder.ungated_count(),
             requests=request_summary(self.recorder.requests),
+            load=self.recorder.load,
         ):
             terminalreporter.write_line(line)
 
@@ -280,7 +285,7 @@ def annotate(report: pytest.TestReport, item: pytest.Item, call: pytest.CallInfo
         report.smoke_cause = item.config.hook.pytest_smoke_root_cause(  # type: ignore[attr-defined]
             item=item, call=call, report=report
         )
-    if report.when == "teardown":  # the test's requests, warnings and leftovers
+    if report.when == "teardown":  # the test's requests, warnings, leftovers and load burst
         rows = _state.new_request_rows(item.config)
         if rows:
             report.smoke_requests = rows  # type: ignore[attr-defined]
@@ -290,6 +295,9 @@ def annotate(report: pytest.TestReport, item: pytest.Item, call: pytest.CallInfo
         left_behind = item.stash.get(_state.item_left_behind_key, None)
         if left_behind:
             report.smoke_left_behind = list(left_behind)  # type: ignore[attr-defined]
+        load = item.stash.get(_state.item_load_key, None)
+        if load:
+            report.smoke_load = load  # type: ignore[attr-defined]
 
 
 def scrub_report(report: pytest.TestReport, masker: Masker) -> None:
@@ -315,6 +323,9 @@ def scrub_report(report: pytest.TestReport, masker: Masker) -> None:
     left_behind = getattr(report, "smoke_left_behind", None)
     if left_behind:
         report.smoke_left_behind = [masker.scrub(e) for e in left_behind]  # type: ignore[attr-defined]
+    load = getattr(report, "smoke_load", None)
+    if load:
+        report.smoke_load = masker.scrub_value(load)  # type: ignore[attr-defined]
 
 
 def _interruption(session: pytest.Session, exitstatus: int) -> str | None:

@@ -36,8 +36,10 @@ def report_document(
     ungated: int,
     tool_version: str,
     requests: Mapping[str, Any] | None = None,
+    load: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything a pipeline or another gate needs, as plain JSON-ready data."""
+    """Everything a pipeline or another gate needs, as plain JSON-ready data; ``load``: the
+    load burst's summary (:meth:`pytest_smoke.load.stats.LoadResult.as_dict`), if one ran."""
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "pytest-smoke-gate", "version": tool_version},
@@ -63,6 +65,7 @@ def report_document(
         "left_behind": list(decision.left_behind),
         "ungated": ungated,
         "requests": dict(requests) if requests else None,
+        "load": dict(load) if load else None,
         "policy": _policy(policy),
         "profile": profile,
         "started_at": started_at,

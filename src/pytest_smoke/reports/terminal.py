@@ -25,8 +25,10 @@ def verdict_lines(
     report_paths: Sequence[str] = (),
     ungated: int = 0,
     requests: Mapping[str, Any] | None = None,
+    load: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """The lines under the title: per-category counts, reasons, causes, exit status, reports."""
+    """The lines under the title: per-category counts, reasons, causes, requests, the load
+    burst, exit status, reports."""
     lines = [
         _count_line(name, counts) + _cause_note(decision, name)
         for name, counts in decision.categories.items()
@@ -57,6 +59,10 @@ def verdict_lines(
             f"max {_ms(requests['max_seconds'])} ({requests['slowest']['method']} "
             f"{requests['slowest']['url']}), {requests['retried']} retried"
         )
+    if load:
+        from pytest_smoke.reports.load import load_line
+
+        lines.append(load_line(load))
     if gate_enabled:
         lines.append(f"exit status: {decision.exit_code}")
     lines.extend(_block("reports:", report_paths))
