@@ -4,6 +4,8 @@
   tests) with the gate on, against the deployment an env profile describes.
 - ``smoke-gate demo``: starts a packaged demo deployment, runs the suite against it, stops it.
 - ``smoke-gate merge FILES... -o OUT``: one verdict from the JSON reports of a split run.
+- ``smoke-gate init --openapi URL-or-FILE -o OUT``: a checks file drafted from the deployment's
+  OpenAPI document.
 
 This module only translates flags: :func:`pytest_command` builds a pytest command line, the
 plugin does the rest (settings, the gate, reports) exactly as in a plain pytest run, and the exit
@@ -73,6 +75,7 @@ _DEMO_MODULES: Final = (
     "azure.keyvault.secrets",
     "azure.monitor.querymetrics",
     "azure.monitor.query",
+    "openapi_core",  # the examples' contract checks ([openapi])
 )
 
 _EXIT_STATUS_HELP: Final = """\b
@@ -134,6 +137,29 @@ Exit status:
   0 PROCEED or MONITOR, 10 INVESTIGATE, 11 ROLLBACK (the gate's);
   4 a missing, unreadable or invalid report, or shards that do not
     belong together; 3 the merge itself failed (never 0); 2 bad usage"""
+
+
+_INIT_HELP: Final = """Draft a checks file from the deployment's OpenAPI document.
+
+--openapi is the document's URL or a local file (JSON or YAML, OpenAPI 3.0 or 3.1). The draft holds
+what the document tells: health-like paths and list endpoints ([service], [[endpoints]]), the
+auth from its securitySchemes and its login ([auth]), a CRUD resource with its create body,
+update, listing and pagination ([crud]), an id no one has ([errors]), and the document itself
+for the contract checks ([openapi]). Every guess carries a '# guessed' comment: check those
+lines. The draft is validated as a run would load it before it is written.
+
+\b
+Examples:
+  smoke-gate init --openapi https://staging.example.com/openapi.json -o smoke-checks.toml
+  smoke-gate init --openapi openapi.yaml > smoke-checks.toml
+
+\b
+Exit status:
+  0 written;  1 the document cannot be read, or is not valid OpenAPI 3;
+  2 bad usage, or OUTPUT exists (give --force);  4 the openapi extra is missing"""
+
+#: ``init`` could not read the document (or drafted something that does not load).
+EXIT_INIT_FAILED: Final = 1
 
 
 class MissingExtra(click.ClickException):
@@ -526,6 +552,111 @@ def merge(files: tuple[str, ...], output: str | None, github_step_summary: bool 
     return merge_reports(list(files), output=output, github_step_summary=github_step_summary)
 
 
+class InitFailed(click.ClickException):
+    """``init`` cannot draft: the document is unreadable or invalid (one line, exit 1)."""
+
+    exit_code = EXIT_INIT_FAILED
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        ctx = click.get_current_context(silent=True)
+        self.command = ctx.command_path if ctx is not None else PROG
+
+
+@cli.command(
+    cls=_Command,
+    help=_INIT_HELP,
+    short_help="Draft a checks file from the deployment's OpenAPI document.",
+)
+@click.option(
+    "--openapi",
+    "source",
+    required=True,
+    metavar="URL-OR-FILE",
+    help="The OpenAPI document: an http(s) URL or a local file.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the checks file here (default: standard output).",
+)
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@click.option(
+    "--ca-bundle",
+    type=click.Path(exists=True, dir_okay=False),
+    envvar="SMOKE_TEST_CA_BUNDLE",
+    show_envvar=True,
+    help="Trust only these CA certificates (PEM) when fetching an https document.",
+)
+@click.option(
+    "--timeout",
+    type=_Seconds(),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long fetching the document may take.",
+)
+@click.pass_context
+def init(
+    ctx: click.Context,
+    /,
+    *,
+    source: str,
+    output: Path | None,
+    force: bool,
+    ca_bundle: str | None,
+    timeout: float,
+) -> int:
+    missing = [
+        m
+        for m in ("openapi_core", "openapi_spec_validator", "tomlkit", "httpx")
+        if not installed(m)
+    ]
+    if missing:
+        raise MissingExtra(
+            f"init needs the openapi extra (missing: {', '.join(missing)}): "
+            "pip install 'pytest-smoke-gate[openapi]'"
+        )
+    if output is not None and output.exists() and not force:
+        raise click.UsageError(f"{output} exists; give --force to overwrite it", ctx=ctx)
+    if not timeout > 0:
+        raise click.BadParameter("must be above 0 seconds", ctx=ctx, param_hint="'--timeout'")
+    from pytest_smoke.checks import ChecksError
+    from pytest_smoke.clients.http import build_ssl_context
+    from pytest_smoke.openapi import draft as drafting
+    from pytest_smoke.openapi.document import DocumentError, locate_given, read_document
+
+    try:
+        verify = build_ssl_context(ca_bundle) if ca_bundle else None
+        document = read_document(locate_given(source), timeout=timeout, verify=verify)
+    except DocumentError as error:
+        raise InitFailed(str(error)) from None
+    except (OSError, ValueError) as error:  # an unusable CA bundle
+        raise InitFailed(f"--ca-bundle {ca_bundle}: {error}") from None
+    draft = drafting.draft_checks(document, output=output)
+    try:
+        drafting.checked(draft, output)
+    except ChecksError as error:
+        raise InitFailed(
+            f"the draft does not load, a bug in init (please report it): {error}"
+        ) from None
+    if output is None:
+        click.echo(draft.text, nl=False)
+    else:
+        try:
+            drafting.save(draft, output)
+        except OSError as error:
+            raise InitFailed(f"cannot write {output}: {error.strerror or error}") from None
+    where = f"wrote {output}" if output is not None else "drafted"
+    click.echo(
+        f"{ctx.command_path}: {where} from {document.location.shown}: {draft.summary}; "
+        f"{draft.guesses} line(s) marked '# guessed' to check",
+        err=True,
+    )
+    return 0
+
+
 def _usage_line(error: click.UsageError, prog_name: str) -> str:
     """click's usage error as one line: ``smoke-gate run: problem; see 'smoke-gate run --help'``.
 
@@ -558,7 +689,8 @@ def main(argv: Sequence[str] | None = None, prog_name: str = PROG) -> int:
         click.echo(f"{error.command}: {error.format_message()}", err=True)
         return error.exit_code
     except click.ClickException as error:
-        click.echo(f"{prog_name}: {error.format_message()}", err=True)
+        command = getattr(error, "command", prog_name)  # InitFailed knows its command
+        click.echo(f"{command}: {error.format_message()}", err=True)
         return error.exit_code
     except click.exceptions.Abort:
         return 130

@@ -736,6 +736,22 @@ async def test_fault_header_missing(make_app: Any) -> None:
     assert response.headers["x-frame-options"] == "DENY"
 
 
+@pytest.mark.asyncio
+async def test_fault_schema_break(make_app: Any) -> None:
+    app = make_app(DEMO_FAULT="schema-break")
+    async with serve(app) as client:
+        auth = await login(client)
+        listing = await client.get("/api/items?limit=1", headers=auth)
+    assert listing.status_code == 200
+    page = listing.json()
+    # the count as a string, everything else as documented, the document itself unchanged
+    assert isinstance(page["total"], str)
+    assert int(page["total"]) >= 0
+    assert (page["limit"], page["offset"]) == (1, 0)
+    schema = app.openapi()["components"]["schemas"]["ItemPage"]["properties"]["total"]
+    assert schema["type"] == "integer"
+
+
 def test_unknown_fault_fails_at_creation(make_app: Any, demo: ModuleType) -> None:
     with pytest.raises(demo.ConfigError, match="DEMO_FAULT='bogus'") as failure:
         make_app(DEMO_FAULT="bogus")

@@ -26,6 +26,7 @@ FAULTS: Final = (
     "events-off",
     "rate-limit-off",
     "header-missing",
+    "schema-break",
     # Faults of the Azure stand-in (items/azure_standin.py), without the prefix there.
     "azure-forbidden",
     "azure-list-forbidden",

@@ -57,6 +57,7 @@ FAULTS = (
     "events-off",
     "rate-limit-off",
     "header-missing",
+    "schema-break",
 )
 DEMO_TENANT = 1  # the one user belongs to tenant 1 ('demo')
 INT4_MAX = 2**31 - 1
@@ -224,6 +225,10 @@ class ItemPage(BaseModel):
     offset: int
 
 
+class RateLimited(BaseModel):
+    detail: str
+
+
 # --- dependencies -------------------------------------------------------------------------------
 
 
@@ -380,7 +385,11 @@ async def login(body: LoginRequest, services: ServicesDep) -> TokenResponse:
     return TokenResponse(access_token=token, expires_in=settings.token_ttl)
 
 
-@router.get("/api/ping")
+# The 429 is documented, so that a client (and the suite's contract checks) can expect it.
+@router.get(
+    "/api/ping",
+    responses={429: {"model": RateLimited, "description": "Over the rate limit; see Retry-After"}},
+)
 async def ping(request: Request, services: ServicesDep) -> dict[str, bool]:
     if services.settings.fault != "rate-limit-off":
         client = request.client.host if request.client else "unknown"
@@ -414,14 +423,14 @@ async def _over_limit(services: Services, client: str) -> int | None:
     return max(1, math.ceil(int(ttl_ms) / 1000))
 
 
-@router.get("/api/items")
+@router.get("/api/items", response_model=ItemPage)
 async def list_items(
     services: ServicesDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=INT4_MAX)] = 0,
     name: Annotated[str | None, Query(max_length=100)] = None,
-) -> ItemPage:
+) -> ItemPage | JSONResponse:
     where, params = ("WHERE name = :name", {"name": name}) if name is not None else ("", {})
     async with _tenant_transaction(services, principal) as conn:
         total = (await conn.execute(text(f"SELECT count(*) FROM items {where}"), params)).scalar()
@@ -430,7 +439,12 @@ async def list_items(
             {**params, "limit": limit, "offset": offset},
         )
         items = [Item.from_row(row) for row in rows.mappings()]
-    return ItemPage(items=items, total=total or 0, limit=limit, offset=offset)
+    page = ItemPage(items=items, total=total or 0, limit=limit, offset=offset)
+    if services.settings.fault == "schema-break":
+        # The count as a string, as a careless serializer change would send it: the answer no
+        # longer matches the schema the OpenAPI document gives (ItemPage.total: integer).
+        return JSONResponse({**page.model_dump(mode="json"), "total": str(page.total)})
+    return page
 
 
 @router.post("/api/items", status_code=201)
