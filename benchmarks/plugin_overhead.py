@@ -37,8 +37,9 @@ of every project that has it installed, smoke run or not. This script measures t
     not depend on what else the machine is doing: the same code gives the same count to a few
     hundred instructions, so a change's cost shows even on a busy machine. About 30 s.
 
-The children are pinned to one CPU (``--cpu``, the last one by default) so that they do not
-wander between cores mid-run; the other cores take the machine's other work.
+``--cpu N`` pins the children to CPU N, so that they do not wander between cores mid-run and
+the other cores take the machine's other work (off by default: on this 2-core machine it did not
+make the medians steadier).
 
 Every child gets warm ``.pyc`` caches: ``PYTHONDONTWRITEBYTECODE`` is removed from its
 environment and one warm-up run of each variant precedes the measured ones. ``PYTEST_ADDOPTS``,
@@ -281,13 +282,14 @@ def instruction_lines(workdir: Path, env: dict[str, str]) -> list[Line]:
 
 
 def pin_to(cpu: int | None) -> str:
-    """Pin this process (and so its children) to ``cpu``; the last CPU when ``None``."""
+    """Pin this process (and so its children) to ``cpu``, if given."""
     available = sorted(os.sched_getaffinity(0))
-    chosen = available[-1] if cpu is None else cpu
-    if chosen not in available:
-        raise SystemExit(f"plugin_overhead: --cpu {chosen}: choose from {available}")
-    os.sched_setaffinity(0, {chosen})
-    return f"pinned to CPU {chosen} of {len(available)}"
+    if cpu is None:
+        return f"not pinned ({len(available)} CPUs)"
+    if cpu not in available:
+        raise SystemExit(f"plugin_overhead: --cpu {cpu}: choose from {available}")
+    os.sched_setaffinity(0, {cpu})
+    return f"pinned to CPU {cpu} of {len(available)}"
 
 
 def case_lines(case: Case, with_plugin: list[Sample], without_plugin: list[Sample]) -> list[Line]:
@@ -395,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=60, help="samples per measurement (60)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write results as JSON")
-    parser.add_argument("--cpu", type=int, help="the CPU to pin the runs to (the last one)")
+    parser.add_argument("--cpu", type=int, help="pin the runs to this CPU")
     parser.add_argument(
         "--instructions", action="store_true", help="also count instructions (d), with valgrind"
     )
