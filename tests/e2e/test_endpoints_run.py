@@ -6,10 +6,7 @@ and test_articles_run.py, whose checks files have [[endpoints]] and [[workflows]
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -18,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import pytest
+
+from .suite_run import outcomes, run_suite_modules
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -182,54 +181,15 @@ def run_suite(
     tmp_path: Path, url: str, *args: str, env: dict[str, str] | None = None
 ) -> tuple[int, dict[str, Any], str]:
     """The endpoint and workflow modules of the bundled suite, gated, against ``url``."""
-    checks = tmp_path / "smoke-checks.toml"
-    checks.write_text(CHECKS)
-    report = tmp_path / "gate.json"
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SMOKE_", "PYTEST_", "AZURE_")) and key != "GATEWAY_URL"
-    }
-    environment.update(
-        {
-            "GATEWAY_URL": url,
-            "SMOKE_TEST_CHECKS_FILE": str(checks),
-            "SMOKE_TEST_TOKEN": SUITE_TOKEN,
-            "SMOKE_REPORTS_DIR": str(tmp_path / "reports"),
-            **(env or {}),
-        }
+    return run_suite_modules(
+        tmp_path,
+        url,
+        ("pytest_smoke.suite.test_endpoints", "pytest_smoke.suite.test_workflows"),
+        CHECKS,
+        SUITE_TOKEN,
+        *args,
+        env=env,
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--pyargs",
-            "pytest_smoke.suite.test_endpoints",
-            "pytest_smoke.suite.test_workflows",
-            "--smoke-gate",
-            "--smoke-report-json",
-            str(report),
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:randomly",
-            "-rA",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=tmp_path,
-        timeout=300,
-        check=False,
-    )
-    document = json.loads(report.read_text()) if report.exists() else {}
-    return result.returncode, document, result.stdout + result.stderr
-
-
-def outcomes(document: dict[str, Any]) -> dict[str, str]:
-    return {t["nodeid"].rsplit("::", 1)[1]: t["outcome"] for t in document["tests"]}
 
 
 PINGS = {f"test_endpoint[ping-{i}]" for i in range(1, 7)}

@@ -7,9 +7,6 @@ example deployments: test_init_run.py.)"""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from clients.http_server import closed_port
+
+from .suite_run import outcomes, run_suite_modules
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -170,53 +169,9 @@ def run_suite(
     tmp_path: Path, url: str, checks: str, *args: str, env: dict[str, str] | None = None
 ) -> tuple[int, dict[str, Any], str]:
     """The contract module of the bundled suite, gated, against ``url``."""
-    path = tmp_path / "smoke-checks.toml"
-    path.write_text(checks)
-    report = tmp_path / "gate.json"
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SMOKE_", "PYTEST_", "AZURE_")) and key != "GATEWAY_URL"
-    }
-    environment.update(
-        {
-            "GATEWAY_URL": url,
-            "SMOKE_TEST_CHECKS_FILE": str(path),
-            "SMOKE_TEST_TOKEN": TOKEN,
-            "SMOKE_REPORTS_DIR": str(tmp_path / "reports"),
-            **(env or {}),
-        }
+    return run_suite_modules(
+        tmp_path, url, ("pytest_smoke.suite.test_openapi_contract",), checks, TOKEN, *args, env=env
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--pyargs",
-            "pytest_smoke.suite.test_openapi_contract",
-            "--smoke-gate",
-            "--smoke-report-json",
-            str(report),
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:randomly",
-            "-rA",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=tmp_path,
-        timeout=300,
-        check=False,
-    )
-    document = json.loads(report.read_text()) if report.exists() else {}
-    return result.returncode, document, result.stdout + result.stderr
-
-
-def outcomes(document: dict[str, Any]) -> dict[str, str]:
-    return {t["nodeid"].rsplit("::", 1)[1]: t["outcome"] for t in document["tests"]}
 
 
 def test_each_operation_is_a_contract_check_of_its_own(tmp_path: Path, api: Api) -> None:

@@ -350,11 +350,8 @@ async def test_more_than_the_default_pool_in_flight_when_asked(tmp_path: Path) -
     route = InFlight(0.3)
     checks = load(tmp_path, many(150, 150))
     async with wide_server(route) as url, client_for(url, max_connections=150) as client:
-        started = time.perf_counter()
         await fetch(client, endpoints_of(checks), concurrency=150)
-        elapsed = time.perf_counter() - started
-    assert route.most == 150
-    assert elapsed < 0.3 * 2  # one round, not two of the default pool's 100
+    assert route.most == 150  # all at once: not capped at the default pool's 100
 
 
 async def test_a_failing_endpoint_fails_only_its_own_outcome(

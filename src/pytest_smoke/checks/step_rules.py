@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from pytest_smoke.checks.paths import compile_path
-from pytest_smoke.checks.templates import placeholders
+from pytest_smoke.checks.templates import placeholders, strings_in
 
 Location = Sequence[str | int]
 
@@ -78,7 +78,7 @@ def _table_problems(
     if table.get("format") == "form" and "body" in table:
         yield from _form_problems(table["body"], [*where, "body"])
     for key in TEMPLATE_KEYS:
-        for place, text in _strings(table.get(key), [*where, key]):
+        for place, text in strings_in(table.get(key), [*where, key]):
             for name in placeholders(text):
                 problem = _placeholder_problem(name, fields, saved)
                 if problem:
@@ -118,14 +118,3 @@ def _form_problems(body: Any, where: list[str | int]) -> Iterator[tuple[Location
                 [*where, key],
                 'a form body (format = "form") must be flat, string values only',
             )
-
-
-def _strings(value: Any, where: list[str | int]) -> Iterator[tuple[Location, str]]:
-    if isinstance(value, str):
-        yield where, value
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, [*where, index])
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _strings(item, [*where, key])

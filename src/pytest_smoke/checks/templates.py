@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 #: A marker made by :func:`new_marker`; group 1 is the unix time it was made at.
@@ -64,6 +64,18 @@ def placeholders(value: Any) -> Iterator[str]:
     elif isinstance(value, Mapping):
         for item in value.values():
             yield from placeholders(item)
+
+
+def strings_in(value: Any, where: Sequence[str | int]) -> Iterator[tuple[Sequence[str | int], str]]:
+    """Every string in ``value`` (tables and lists, nested), with its key path from ``where``."""
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from strings_in(item, [*where, index])
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from strings_in(item, [*where, key])
 
 
 def sole_placeholder(text: str) -> str | None:

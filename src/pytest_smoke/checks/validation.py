@@ -17,7 +17,7 @@ from pytest_smoke.checks.model import ChecksError
 from pytest_smoke.checks.paths import compile_path
 from pytest_smoke.checks.schema import load_schema
 from pytest_smoke.checks.step_rules import request_problems
-from pytest_smoke.checks.templates import placeholders
+from pytest_smoke.checks.templates import placeholders, strings_in
 from pytest_smoke.load.spec import load_problems
 
 if TYPE_CHECKING:
@@ -233,7 +233,7 @@ def _semantic_problems(document: Mapping[str, Any]) -> Iterator[tuple[Location, 
                 yield key.split("."), str(error)
     for key, allowed in TEMPLATE_KEYS.items():
         value = _get(document, key)
-        for where, text in _strings(value, key.split(".")):
+        for where, text in strings_in(value, key.split(".")):
             for name in placeholders(text):
                 if name not in allowed:
                     use = " or ".join(f"{{{each}}}" for each in allowed)
@@ -281,14 +281,3 @@ def _get(document: Mapping[str, Any], key: str) -> Any:
             return None
         node = node[part]
     return node
-
-
-def _strings(value: Any, where: Location) -> Iterator[tuple[Location, str]]:
-    if isinstance(value, str):
-        yield where, value
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, [*where, index])
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _strings(item, [*where, key])
