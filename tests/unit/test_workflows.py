@@ -20,6 +20,7 @@ from pytest_smoke.checks.workflows import (
     WorkflowRun,
     is_secret_name,
     run_workflow,
+    secret_saves,
     workflows_of,
 )
 from pytest_smoke.clients.http import build_http_client
@@ -459,3 +460,15 @@ async def test_finally_may_use_what_any_step_or_an_earlier_finally_saved(tmp_pat
         '[[workflows.finally]]\npath = "/d/{saved.c}/{email}/{marker}/{{literal}}"\n'
     )
     assert workflow(tmp_path, text).cleanup[1].placeholders() == {"saved.c", "email", "marker"}
+
+
+async def test_a_value_saved_from_a_secret_place_is_a_secret_whatever_its_name(
+    tmp_path: Path,
+) -> None:
+    text = (
+        '[[workflows]]\nname = "login"\n'
+        '[[workflows.steps]]\nmethod = "POST"\npath = "/login"\n'
+        'save = { t = "access_token", user_id = "user.id", api_key = "user.key" }\n'
+    )
+    (workflow,) = workflows_of(load(tmp_path, text))
+    assert secret_saves(workflow) == {"t", "api_key"}

@@ -77,6 +77,17 @@ def is_secret_name(name: str) -> bool:
     return any(word in lowered for word in SECRET_WORDS)
 
 
+def secret_saves(workflow: Workflow) -> frozenset[str]:
+    """The names of the values ``workflow`` saves that are secrets: by their name, or by where
+    in the answer they come from (``save = {t = "access_token"}`` is a token too)."""
+    return frozenset(
+        name
+        for step in (*workflow.steps, *workflow.cleanup)
+        for name, path in step.save.items()
+        if is_secret_name(name) or is_secret_name(path)
+    )
+
+
 def workflows_of(checks: Checks) -> list[Workflow]:
     """The ``[[workflows]]`` of ``checks`` in file order (empty when it has none)."""
     workflows = []

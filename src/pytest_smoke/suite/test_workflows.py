@@ -76,12 +76,13 @@ async def test_workflow(
 
     Impact: users cannot complete this journey; a critical one means roll back.
     """
-    from pytest_smoke.checks.workflows import is_secret_name, run_workflow
+    from pytest_smoke.checks.workflows import run_workflow, secret_saves
 
     workflow, headers = workflow_under_test
+    secrets = secret_saves(workflow)
 
     def keep(name: str, value: Any) -> None:
-        if is_secret_name(name) and isinstance(value, str):
+        if name in secrets and isinstance(value, str):
             smoke_masker.add(value)  # a token saved from a login never shows in a report
 
     run = await run_workflow(
