@@ -16,6 +16,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from clients.threaded_server import JsonHandler, serving
+
 from .suite_run import outcomes, run_suite_modules
 
 if TYPE_CHECKING:
@@ -105,19 +107,8 @@ class Api(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     server: Api
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
-
-    def _answer(self, status: int, body: Any = None) -> None:
-        data = b"" if body is None else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def _body(self) -> bytes:
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -131,50 +122,44 @@ class Handler(BaseHTTPRequestHandler):
         broken = api.broken.get(path)
         if broken:
             token = next(iter(api.tokens), "")
-            self._answer(broken, {"error": f"broken on purpose (token {token})"})
+            self.answer_json(broken, {"error": f"broken on purpose (token {token})"})
             return
         if (self.command, path) == ("GET", "/health"):
-            self._answer(200, {"status": "ok"})
+            self.answer_json(200, {"status": "ok"})
         elif (self.command, path) == ("GET", "/reports"):
             auth = self.headers.get("Authorization")
-            self._answer(200 if auth == f"Bearer {SUITE_TOKEN}" else 401, {"reports": []})
+            self.answer_json(200 if auth == f"Bearer {SUITE_TOKEN}" else 401, {"reports": []})
         elif (self.command, path) == ("POST", "/search"):
-            self._answer(200, {"hits": 0})
+            self.answer_json(200, {"hits": 0})
         elif (self.command, path) == ("POST", "/api/users"):
             user = json.loads(body)["user"]
             with api.lock:
                 number = len(api.users) + len(api.tokens) + 1
                 api.users[number] = user["name"]
-            self._answer(201, {"user": {"id": number, **user}})
+            self.answer_json(201, {"user": {"id": number, **user}})
         elif (self.command, path) == ("POST", "/api/login"):
             name = parse_qs(body.decode())["name"][0]
             number = next(n for n, user in api.users.items() if user == name)
             token = f"tok-{secrets.token_hex(8)}"
             api.tokens[token] = number
-            self._answer(200, {"access_token": token})
+            self.answer_json(200, {"access_token": token})
         elif (self.command, path) == ("GET", "/api/user"):
             token = self.headers.get("Authorization", "").removeprefix("Bearer ")
             number = api.tokens.get(token)
-            self._answer(200 if number else 401, {"user": {"id": number}})
+            self.answer_json(200 if number else 401, {"user": {"id": number}})
         elif self.command == "DELETE" and path.startswith("/api/users/"):
             found = api.users.pop(int(path.rsplit("/", 1)[1]), None)
-            self._answer(204 if found else 404)
+            self.answer_json(204 if found else 404)
         else:
-            self._answer(404, {"error": "no such route"})
+            self.answer_json(404, {"error": "no such route"})
 
     do_GET = do_POST = do_DELETE = _handle
 
 
 @pytest.fixture
 def api() -> Iterator[Api]:
-    server = Api()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Api()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def run_suite(

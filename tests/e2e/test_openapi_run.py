@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from clients.http_server import closed_port
+from clients.threaded_server import JsonHandler, serving
 
 from .suite_run import outcomes, run_suite_modules
 
@@ -120,19 +121,8 @@ class Api(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     server: Api
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
-
-    def _answer(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_GET(self) -> None:
         api, path = self.server, self.path.split("?")[0]
@@ -140,29 +130,23 @@ class Handler(BaseHTTPRequestHandler):
             api.hits[path] += 1
             api.authorization[path] = self.headers.get("Authorization")
         if path == "/openapi.json":
-            self._answer(200, DOCUMENT)
+            self.answer_json(200, DOCUMENT)
         elif path == "/health":
-            self._answer(200, {"status": "ok"})
+            self.answer_json(200, {"status": "ok"})
         elif path == "/api/widgets":
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                self._answer(401, {"detail": "no token"})
+                self.answer_json(401, {"detail": "no token"})
                 return
             price: Any = "2.50" if api.broken else 2.5
-            self._answer(200, {"widgets": [{"id": 1, "price": price}], "total": 1})
+            self.answer_json(200, {"widgets": [{"id": 1, "price": price}], "total": 1})
         else:
-            self._answer(404, {"detail": "not found"})
+            self.answer_json(404, {"detail": "not found"})
 
 
 @pytest.fixture
 def api() -> Iterator[Api]:
-    server = Api()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Api()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def run_suite(

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import socket
 import textwrap
-import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import parse_qsl
 
@@ -16,60 +15,47 @@ import httpx  # noqa: F401
 import pytest
 import tenacity  # noqa: F401
 
+from clients.threaded_server import JsonHandler, serving
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 TOKEN = "issued-token-planted-5150"
 
 
-class Service(BaseHTTPRequestHandler):
+class Service(JsonHandler):
     """/health 200; /flaky 503 twice, then 200; /login issues TOKEN; /whoami checks it."""
 
     hits: ClassVar[Counter[str]] = Counter()
 
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _answer(self, status: int, body: object) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def do_GET(self) -> None:
         self.hits[self.path] += 1
         if self.path == "/health":
-            self._answer(200, {"status": "ok"})
+            self.answer_json(200, {"status": "ok"})
         elif self.path == "/flaky":
             flaky = self.hits[self.path] <= 2
-            self._answer(503 if flaky else 200, {"attempt": self.hits[self.path]})
+            self.answer_json(503 if flaky else 200, {"attempt": self.hits[self.path]})
         elif self.path == "/whoami":
             ok = self.headers.get("Authorization") == f"Bearer {TOKEN}"
-            self._answer(200 if ok else 401, {"user": "smoke-bot"} if ok else {"error": "no"})
+            self.answer_json(200 if ok else 401, {"user": "smoke-bot"} if ok else {"error": "no"})
         else:
-            self._answer(404, {"error": "not found"})
+            self.answer_json(404, {"error": "not found"})
 
     def do_POST(self) -> None:
         self.hits[self.path] += 1
         length = int(self.headers.get("Content-Length", 0))
         body = json.loads(self.rfile.read(length) or b"{}")
         if self.path == "/login" and body.get("password") == "pw-planted-77":
-            self._answer(200, {"access_token": TOKEN, "expires_in": 3600})
+            self.answer_json(200, {"access_token": TOKEN, "expires_in": 3600})
         else:
-            self._answer(401, {"error": "bad credentials"})
+            self.answer_json(401, {"error": "bad credentials"})
 
 
 @pytest.fixture
 def service() -> Iterator[str]:
     Service.hits.clear()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Service)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Service)) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def project(pytester: pytest.Pytester, profile: str) -> None:
@@ -163,7 +149,7 @@ ENVELOPE_TOKEN = "envelope-token-planted-2001"
 API_KEY = "api-key-planted-4242"
 
 
-class RealWorld(BaseHTTPRequestHandler):
+class RealWorld(JsonHandler):
     """Services that differ from the default login in every convention.
 
     ``POST /api/auth/token``: FastAPI's OAuth2 password form -> ``{"access_token", "token_type"}``;
@@ -174,28 +160,17 @@ class RealWorld(BaseHTTPRequestHandler):
 
     hits: ClassVar[Counter[str]] = Counter()
 
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _answer(self, status: int, body: object) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def do_GET(self) -> None:
         self.hits[self.path] += 1
         tokens = {f"Token {FORM_TOKEN}", f"Token {ENVELOPE_TOKEN}"}
         if self.path == "/api/articles/":
             ok = self.headers.get("Authorization") in tokens
-            self._answer(200 if ok else 403, {"articles": []} if ok else {"detail": "no"})
+            self.answer_json(200 if ok else 403, {"articles": []} if ok else {"detail": "no"})
         elif self.path == "/api/keyed":
             ok = self.headers.get("X-API-Key") == API_KEY and "Authorization" not in self.headers
-            self._answer(200 if ok else 401, {"ok": ok})
+            self.answer_json(200 if ok else 401, {"ok": ok})
         else:
-            self._answer(404, {"detail": "Not Found"})
+            self.answer_json(404, {"detail": "Not Found"})
 
     def do_POST(self) -> None:
         self.hits[self.path] += 1
@@ -204,29 +179,27 @@ class RealWorld(BaseHTTPRequestHandler):
         if self.path == "/api/auth/token":
             form = dict(parse_qsl(raw)) if kind == "application/x-www-form-urlencoded" else {}
             if (form.get("username"), form.get("password")) == (USER, PASSWORD):
-                self._answer(200, {"access_token": FORM_TOKEN, "token_type": "bearer"})
+                self.answer_json(200, {"access_token": FORM_TOKEN, "token_type": "bearer"})
             else:
-                self._answer(422 if not form else 400, {"detail": "Incorrect username or password"})
+                self.answer_json(
+                    422 if not form else 400, {"detail": "Incorrect username or password"}
+                )
         elif self.path == "/api/users/login" and kind == "application/json":
             user = json.loads(raw or "{}").get("user") or {}
             if (user.get("email"), user.get("password")) == (EMAIL, PASSWORD):
                 answer = {"email": EMAIL, "username": USER, "token": ENVELOPE_TOKEN}
-                self._answer(200, {"user": answer})
+                self.answer_json(200, {"user": answer})
             else:
-                self._answer(422, {"errors": {"body": ["invalid credentials"]}})
+                self.answer_json(422, {"errors": {"body": ["invalid credentials"]}})
         else:
-            self._answer(404, {"detail": "Not Found"})
+            self.answer_json(404, {"detail": "Not Found"})
 
 
 @pytest.fixture
 def realworld() -> Iterator[str]:
     RealWorld.hits.clear()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RealWorld)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), RealWorld)) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def checks_project(pytester: pytest.Pytester, profile: str, checks: str) -> None:
