@@ -496,20 +496,28 @@ def start_throwaway_postgres(state: State) -> str:
     return url
 
 
-def provide_postgres(state: State, throwaway: bool) -> str:
-    url = os.environ.get("SMOKE_DEMO_POSTGRES_URL")
+def running_server(
+    name: str, variable: str, local_url: str, probe: Callable[[str], str | None], throwaway: bool
+) -> str | None:
+    """The URL of a running server to use: the one ``variable`` names (it must answer), else the
+    local default when it answers (and ``throwaway`` is not asked for); ``None``: start one."""
+    url = os.environ.get(variable)
     if url:
-        problem = probe_postgres(url)
+        problem = probe(url)
         if problem:
-            raise LaunchError(
-                f"PostgreSQL at {mask(url)} (SMOKE_DEMO_POSTGRES_URL) cannot be used: {problem}"
-            )
-        say(f"PostgreSQL: {mask(url)} (SMOKE_DEMO_POSTGRES_URL)")
+            raise LaunchError(f"{name} at {mask(url)} ({variable}) cannot be used: {problem}")
+        say(f"{name}: {mask(url)} ({variable})")
         return url
-    if not throwaway and probe_postgres(LOCAL_POSTGRES_URL) is None:
-        say(f"PostgreSQL: the local server, {LOCAL_POSTGRES_URL}")
-        return LOCAL_POSTGRES_URL
-    return start_throwaway_postgres(state)
+    if not throwaway and probe(local_url) is None:
+        say(f"{name}: the local server, {local_url}")
+        return local_url
+    return None
+
+
+def provide_postgres(state: State, throwaway: bool) -> str:
+    return running_server(
+        "PostgreSQL", "SMOKE_DEMO_POSTGRES_URL", LOCAL_POSTGRES_URL, probe_postgres, throwaway
+    ) or start_throwaway_postgres(state)
 
 
 def stop_throwaway_postgres(record: dict[str, Any]) -> None:
@@ -543,18 +551,9 @@ def probe_redis(url: str) -> str | None:
 
 
 def provide_redis(state: State, throwaway: bool) -> str:
-    url = os.environ.get("SMOKE_DEMO_REDIS_URL")
+    url = running_server("Redis", "SMOKE_DEMO_REDIS_URL", LOCAL_REDIS_URL, probe_redis, throwaway)
     if url:
-        problem = probe_redis(url)
-        if problem:
-            raise LaunchError(
-                f"Redis at {mask(url)} (SMOKE_DEMO_REDIS_URL) cannot be used: {problem}"
-            )
-        say(f"Redis: {mask(url)} (SMOKE_DEMO_REDIS_URL)")
         return url
-    if not throwaway and probe_redis(LOCAL_REDIS_URL) is None:
-        say(f"Redis: the local server, {LOCAL_REDIS_URL}")
-        return LOCAL_REDIS_URL
     binary = shutil.which("redis-server")
     if binary is None:
         raise LaunchError(REDIS_NOT_FOUND)
