@@ -16,8 +16,9 @@ from typing import Final
 
 APPS: Final = ("items", "articles")
 
-#: The faults the items demo can be started with (examples/demo/CONTRACT.md).
-FAULTS: Final = (
+#: The faults the items app itself knows (``DEMO_FAULT``, items/app.py); database-down is the
+#: launcher's: it points the app's database URL at a closed port.
+ITEMS_APP_FAULTS: Final = (
     "database-down",
     "health-503",
     "endpoint-500",
@@ -27,6 +28,10 @@ FAULTS: Final = (
     "rate-limit-off",
     "header-missing",
     "schema-break",
+)
+#: The faults the items demo can be started with (examples/demo/CONTRACT.md).
+FAULTS: Final = (
+    *ITEMS_APP_FAULTS,
     # Faults of the Azure stand-in (items/azure_standin.py), without the prefix there.
     "azure-forbidden",
     "azure-list-forbidden",

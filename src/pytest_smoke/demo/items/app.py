@@ -45,20 +45,11 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pytest_smoke.demo import ITEMS_APP_FAULTS
+
 # Our lines go through uvicorn's handler, so they show up with its format and level.
 logger = logging.getLogger("uvicorn.error")
 
-FAULTS = (
-    "database-down",  # launcher-level: the database URL points at a closed port
-    "health-503",
-    "endpoint-500",
-    "slow",
-    "auth-broken",
-    "events-off",
-    "rate-limit-off",
-    "header-missing",
-    "schema-break",
-)
 DEMO_TENANT = 1  # the one user belongs to tenant 1 ('demo')
 INT4_MAX = 2**31 - 1
 HEALTH_TIMEOUT = 2.0
@@ -101,9 +92,9 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
         fault = env.get("DEMO_FAULT", "").strip() or None
-        if fault is not None and fault not in FAULTS:
+        if fault is not None and fault not in ITEMS_APP_FAULTS:
             raise ConfigError(
-                f"DEMO_FAULT={fault!r} is not a known fault; valid: {', '.join(FAULTS)}"
+                f"DEMO_FAULT={fault!r} is not a known fault; valid: {', '.join(ITEMS_APP_FAULTS)}"
             )
         limit, _, window = env.get("DEMO_RATE_LIMIT", "20/10").partition("/")
         return cls(
