@@ -77,7 +77,7 @@ def get_settings(config: pytest.Config) -> Settings:
 
 
 def register_setting_secrets(masker: Masker, settings: Settings) -> None:
-    for url in (settings.database_url, settings.redis_url):
+    for url in (settings.database_url, settings.redis_url, settings.pushgateway_url):
         masker.add_url(url)
     for secret in (settings.token, settings.password, settings.azure_client_secret):
         masker.add(secret)

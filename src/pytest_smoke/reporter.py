@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
@@ -58,6 +58,9 @@ class GateReporter:
         self.decision: Decision | None = None
         self.failure: str | None = None
         self.report_paths: list[str] = []
+        #: Why the run's metrics could not be written or pushed (one line each); the verdict
+        #: and the exit status stand.
+        self.metrics_problems: list[str] = []
         self._started, self._monotonic = _state.run_started(config)
 
     # -- what the gate is configured to do --
@@ -154,7 +157,9 @@ class GateReporter:
         self.decision = decision
         for name, value in suite_properties(decision):
             self._junit_property(name, value)
-        if settings and settings.report_json:
+        if settings and (
+            settings.report_json or settings.prometheus_textfile or settings.pushgateway_url
+        ):
             finished = time.time()
             document = report_document(
                 decision,
@@ -171,8 +176,10 @@ class GateReporter:
                 requests=request_summary(self.recorder.requests),
                 load=self.recorder.load,
             )
-            write_json(settings.report_json, document)
-            self.report_paths.append(_shown_path(settings.report_json))
+            if settings.report_json:
+                write_json(settings.report_json, document)
+                self.report_paths.append(_shown_path(settings.report_json))
+            self._export_metrics(settings, document)
         for option in ("xmlpath", "htmlpath"):
             path = getattr(self.config.option, option, None)
             if path:
@@ -182,6 +189,30 @@ class GateReporter:
             append_step_summary(
                 summary_path, step_summary_markdown(decision, gate_enabled=self.gate_enabled)
             )
+
+    def _export_metrics(self, settings: Settings, document: Mapping[str, Any]) -> None:
+        if not (settings.prometheus_textfile or settings.pushgateway_url):
+            return
+        try:
+            from pytest_smoke.reports import prometheus
+        except ImportError:
+            self.metrics_problems.append(
+                "metrics not exported: prometheus-client is not installed "
+                "(pip install 'pytest-smoke-gate[metrics]')"
+            )
+            return
+        profile = prometheus.profile_label(document)
+        if settings.prometheus_textfile:
+            try:
+                prometheus.write_textfile(settings.prometheus_textfile, document, profile=profile)
+                self.report_paths.append(_shown_path(settings.prometheus_textfile))
+            except (OSError, ValueError) as error:
+                self.metrics_problems.append(f"metrics not written: {error}")
+        if settings.pushgateway_url:
+            try:
+                prometheus.push(settings.pushgateway_url, document, profile=profile)
+            except prometheus.PushError as error:
+                self.metrics_problems.append(f"metrics not pushed: {error}")
 
     def _junit_property(self, name: str, value: str) -> None:
         # record_testsuite_property does not work under xdist (pytest #7767); the controller's
@@ -227,6 +258,8 @@ class GateReporter:
             load=self.recorder.load,
         ):
             terminalreporter.write_line(line)
+        for problem in self.metrics_problems:
+            terminalreporter.write_line(problem, yellow=True)
 
 
 def start(

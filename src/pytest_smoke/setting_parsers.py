@@ -140,6 +140,17 @@ _RESOURCE_ID_FORMAT: Final = (
 )
 
 
+def prometheus_textfile(raw: str) -> str:
+    """A ``*.prom`` path in an existing directory: node_exporter reads no other name."""
+    value = raw.strip()
+    if not value.endswith(".prom"):
+        raise ValueError("must end in .prom (node_exporter's textfile collector reads only those)")
+    directory = os.path.dirname(value) or "."
+    if not os.path.isdir(directory):
+        raise ValueError(f"is in {directory!r}, which is not a directory")
+    return value
+
+
 def vm_resource_id(raw: str) -> str:
     value = raw.strip()
     parts = value.strip("/").split("/")

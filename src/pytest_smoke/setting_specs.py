@@ -118,6 +118,7 @@ _vm_resource_id: Final = _Parser("vm_resource_id")
 _name_list: Final = _Parser("name_list")
 _categories: Final = _Parser("categories")
 _category_rules: Final = _Parser("category_rules")
+_prometheus_textfile: Final = _Parser("prometheus_textfile")
 _number: Final = _factory("number")
 _positive: Final = _factory("positive")
 _count: Final = _factory("count")
@@ -171,6 +172,27 @@ SPECS: Final[tuple[SettingSpec, ...]] = (
         ini="smoke_report_json",
         option="--smoke-report-json",
         metavar="PATH",
+    ),
+    SettingSpec(
+        "prometheus_textfile",
+        "Write the run's metrics (smoke_test_total, ..., smoke_gate_verdict) to this .prom "
+        "file for node_exporter's textfile collector.",
+        _prometheus_textfile,
+        None,
+        env="SMOKE_PROMETHEUS_TEXTFILE",
+        ini="smoke_prometheus_textfile",
+        option="--smoke-prometheus-textfile",
+        metavar="PATH",
+    ),
+    SettingSpec(
+        "pushgateway_url",
+        "Push the run's metrics to this Prometheus Pushgateway (job smoke-gate, label profile).",
+        _url("http", "https", example="http://pushgateway.monitoring:9091"),
+        None,
+        env="SMOKE_PUSHGATEWAY_URL",
+        ini="smoke_pushgateway_url",
+        option="--smoke-pushgateway",
+        metavar="URL",
     ),
     # -- the deployment under test --
     SettingSpec(

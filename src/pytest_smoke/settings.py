@@ -59,6 +59,8 @@ class Settings:
     quick: bool = False
     read_only: bool = False
     report_json: str | None = None
+    prometheus_textfile: str | None = None
+    pushgateway_url: str | None = field(default=None, repr=False)  # may hold user:password@
     database_url: str | None = field(default=None, repr=False)
     redis_url: str | None = field(default=None, repr=False)
     gateway_url: str | None = None
