@@ -6,6 +6,8 @@
 - ``smoke-gate merge FILES... -o OUT``: one verdict from the JSON reports of a split run.
 - ``smoke-gate init --openapi URL-or-FILE -o OUT``: a checks file drafted from the deployment's
   OpenAPI document.
+- ``smoke-gate serve``: the gate as an HTTP service (runs on demand, gates, history, metrics).
+- ``smoke-gate worker``: a worker of the service's queue mode (Dramatiq over Redis).
 
 This module only translates flags: :func:`pytest_command` builds a pytest command line, the
 plugin does the rest (settings, the gate, reports) exactly as in a plain pytest run, and the exit
@@ -655,6 +657,272 @@ def init(
         err=True,
     )
     return 0
+
+
+# --- the service (the server and worker extras, imported inside the commands) ------------------
+
+_SERVE_HELP: Final = """Serve the smoke gate over HTTP: runs on demand, gates, history, metrics.
+
+Runs use the env profiles .env.NAME of --profiles-dir. Every request that starts or cancels a
+run needs 'Authorization: Bearer TOKEN' (SMOKE_SERVER_TOKEN, or --token-file); reads need it
+too unless --read-auth open; GET /health never does. Each option also reads SMOKE_SERVER_<NAME>
+(e.g. SMOKE_SERVER_PORT); the option wins. Logs are JSON lines on stderr.
+
+\b
+Endpoints:
+  POST /runs[?wait=S]  GET /runs  GET|DELETE /runs/ID  GET /profiles
+  POST /run-all  POST /test/db|apis|secrets|metrics  POST /flagger/PROFILE
+  GET /metrics  GET /health  (the OpenAPI document: /openapi.json)
+
+\b
+Examples:
+  SMOKE_SERVER_TOKEN=$(cat token) smoke-gate serve --profiles-dir deploy/
+  smoke-gate serve --token-file /run/secrets/token --host 0.0.0.0
+  smoke-gate serve --token-file token --queue-url redis://redis:6379/0
+
+\b
+Exit status:
+  0 stopped (SIGTERM or Ctrl-C);  3 could not start (the log says why);
+  2 a bad or missing setting;  4 the server extra is missing"""
+
+_WORKER_HELP: Final = """Run the service's queued runs: a Dramatiq worker over Redis.
+
+Start the service with SMOKE_SERVER_QUEUE_URL (or --queue-url) set to the same Redis and
+it hands its runs to the workers instead of running them itself. A worker runs each run as the
+service would, a pytest subprocess in --profiles-dir (which must hold the same profiles).
+Runs until SIGTERM or Ctrl-C.
+
+\b
+Exit status:
+  0 stopped;  2 bad usage;  4 the worker extra is missing"""
+
+#: Modules of the ``server`` extra ``serve`` needs.
+_SERVER_MODULES: Final = (
+    "fastapi",
+    "uvicorn",
+    "sqlalchemy",
+    "aiosqlite",
+    "alembic",
+    "prometheus_client",
+    "pythonjsonlogger",
+    "pydantic_settings",
+)
+#: A service that could not start, e.g. its history database does not answer (the log says
+#: why): uvicorn's own status for a failed startup.
+EXIT_SERVE_FAILED: Final = 3
+
+
+class ServeRefused(click.ClickException):
+    """``serve`` or ``worker`` cannot start with these settings: one line, exit 2."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        ctx = click.get_current_context(silent=True)
+        self.command = ctx.command_path if ctx is not None else PROG
+
+
+def _require_modules(command: str, extra: str, modules: Sequence[str]) -> None:
+    missing = [module for module in modules if not installed(module)]
+    if missing:
+        raise MissingExtra(
+            f"{command} needs the {extra} extra (missing: {', '.join(missing)}): "
+            f"pip install 'pytest-smoke-gate[{extra}]'"
+        )
+
+
+def _read_token_file(path: Path) -> str:
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        raise ServeRefused(f"--token-file {path}: cannot read it ({reason})") from None
+    if not token:
+        raise ServeRefused(f"--token-file {path}: the file is empty")
+    return token
+
+
+@cli.command(cls=_Command, help=_SERVE_HELP, short_help="Serve the smoke gate over HTTP.")
+@click.option("--host", metavar="ADDRESS", help="Listen on this address [127.0.0.1].")
+@click.option(
+    "--port", type=int, metavar="PORT", help="Listen on this port; 0: any free one [8080]."
+)
+@click.option(
+    "--profiles-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the .env.NAME profiles are; runs start there [the current directory].",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The SQLite history and the runs' reports [./.smoke-gate].",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the bearer token from this file (instead of SMOKE_SERVER_TOKEN).",
+)
+@click.option(
+    "--read-auth",
+    type=click.Choice(["token", "open"]),
+    help="Whether reading runs, profiles and metrics needs the token [token].",
+)
+@click.option("--max-concurrent", type=int, metavar="N", help="Runs at once; the rest queue [2].")
+@click.option("--run-timeout", type=_Seconds(), metavar="SECONDS", help="Kill a run after [900].")
+@click.option(
+    "--max-wait", type=_Seconds(), metavar="SECONDS", help="Longest synchronous answer [900]."
+)
+@click.option(
+    "--retention-days", type=int, metavar="DAYS", help="Keep runs this long; 0: ever [30]."
+)
+@click.option(
+    "--queue-url",
+    metavar="REDIS-URL",
+    help="Hand runs to 'smoke-gate worker' processes through this Redis (the worker extra).",
+)
+@click.option(
+    "--queue-namespace",
+    metavar="PREFIX",
+    help="Prefix of the queue's Redis keys; the workers' must be the same [smoke-gate].",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="[INFO]",
+)
+def serve(token_file: Path | None, **given: Any) -> int:
+    _require_modules("serve", "server", _SERVER_MODULES)
+    if token_file is not None:
+        given["token"] = _read_token_file(token_file)
+    if (given.get("queue_url") or os.environ.get("SMOKE_SERVER_QUEUE_URL")) and not installed(
+        "dramatiq"
+    ):
+        _require_modules("serve --queue-url", "worker", ("dramatiq", "redis"))
+    from pytest_smoke.server.settings import ServerSettingsError, load_server_settings
+
+    try:
+        labels = {
+            name: f"--{name.replace('_', '-')}"
+            for name, value in given.items()
+            if value is not None
+        }
+        labels["token"] = "--token-file" if token_file is not None else "SMOKE_SERVER_TOKEN"
+        settings = load_server_settings(given, labels=labels)
+    except ServerSettingsError as error:
+        raise ServeRefused(str(error)) from None
+    # Runs get the service's environment: not its own secrets, read once above.
+    for variable in ("TOKEN", "DATABASE_URL", "QUEUE_URL"):
+        os.environ.pop(f"SMOKE_SERVER_{variable}", None)
+
+    import uvicorn
+
+    from pytest_smoke.server import logs
+    from pytest_smoke.server.app import create_app
+
+    logs.configure(settings.log_level)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # logs.configure's JSON lines
+        lifespan="on",
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again for the
+    # handler it found: ours notes it, so a stop that was asked for is exit status 0.
+    stops = (signal.SIGTERM, signal.SIGINT)
+    previous = {signum: signal.signal(signum, lambda *_: None) for signum in stops}
+    try:
+        server.run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0 if server.started else EXIT_SERVE_FAILED
+
+
+@cli.command(cls=_Command, help=_WORKER_HELP, short_help="Run queued runs (Dramatiq over Redis).")
+@click.option(
+    "--queue-url",
+    envvar="SMOKE_SERVER_QUEUE_URL",
+    show_envvar=True,
+    required=True,
+    metavar="REDIS-URL",
+    help="The Redis the service queues its runs in.",
+)
+@click.option(
+    "--profiles-dir",
+    envvar="SMOKE_SERVER_PROFILES_DIR",
+    show_envvar=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("."),
+    help="Where the .env.NAME profiles are; runs start there [the current directory].",
+)
+@click.option(
+    "--data-dir",
+    envvar="SMOKE_SERVER_DATA_DIR",
+    show_envvar=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".smoke-gate"),
+    show_default=True,
+    help="Where the runs' reports are written.",
+)
+@click.option(
+    "--run-timeout",
+    envvar="SMOKE_SERVER_RUN_TIMEOUT",
+    show_envvar=True,
+    type=_Seconds(),
+    default=900.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Kill a run after this long.",
+)
+@click.option(
+    "--queue-namespace",
+    envvar="SMOKE_SERVER_QUEUE_NAMESPACE",
+    show_envvar=True,
+    default="smoke-gate",
+    show_default=True,
+    metavar="PREFIX",
+    help="Prefix of the queue's Redis keys, as the service's.",
+)
+@click.option(
+    "--processes", type=click.IntRange(1, 64), default=1, show_default=True, help="Processes."
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Threads per process: runs at once in each.",
+)
+def worker(
+    *,
+    queue_url: str,
+    queue_namespace: str,
+    profiles_dir: Path,
+    data_dir: Path,
+    run_timeout: float,
+    processes: int,
+    threads: int,
+) -> int:
+    _require_modules("worker", "worker", (*_SERVER_MODULES, "dramatiq", "redis"))
+    if not run_timeout > 0:
+        raise click.BadParameter("must be above 0 seconds", param_hint="'--run-timeout'")
+    from pytest_smoke.server import logs
+    from pytest_smoke.server.queue import run_worker
+
+    logs.configure("INFO")
+    return run_worker(
+        queue_url,
+        processes=processes,
+        threads=threads,
+        profiles_dir=profiles_dir.resolve(),
+        data_dir=data_dir.resolve(),
+        timeout=run_timeout,
+        namespace=queue_namespace,
+    )
 
 
 def _usage_line(error: click.UsageError, prog_name: str) -> str:
