@@ -74,10 +74,19 @@ class Run(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    # The list is newest first (created_at, then id) under any mix of the profile and verdict
+    # filters: each index ends in the sort order, so a page is read in order, never sorted.
     __table_args__ = (
-        Index("ix_smoke_gate_runs_profile_created_at", "profile", "created_at"),
-        Index("ix_smoke_gate_runs_verdict", "verdict"),
-        Index("ix_smoke_gate_runs_created_at", "created_at"),
+        Index("ix_smoke_gate_runs_created_at", "created_at", "id"),
+        Index("ix_smoke_gate_runs_profile_created_at", "profile", "created_at", "id"),
+        Index("ix_smoke_gate_runs_verdict_created_at", "verdict", "created_at", "id"),
+        Index(
+            "ix_smoke_gate_runs_profile_verdict_created_at",
+            "profile",
+            "verdict",
+            "created_at",
+            "id",
+        ),
         Index("ix_smoke_gate_runs_state", "state"),
     )
 

@@ -39,12 +39,17 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
     )
-    op.create_index(
-        "ix_smoke_gate_runs_profile_created_at", "smoke_gate_runs", ["profile", "created_at"]
-    )
-    op.create_index("ix_smoke_gate_runs_verdict", "smoke_gate_runs", ["verdict"])
-    op.create_index("ix_smoke_gate_runs_created_at", "smoke_gate_runs", ["created_at"])
-    op.create_index("ix_smoke_gate_runs_state", "smoke_gate_runs", ["state"])
+    for name, columns in (
+        ("ix_smoke_gate_runs_created_at", ["created_at", "id"]),
+        ("ix_smoke_gate_runs_profile_created_at", ["profile", "created_at", "id"]),
+        ("ix_smoke_gate_runs_verdict_created_at", ["verdict", "created_at", "id"]),
+        (
+            "ix_smoke_gate_runs_profile_verdict_created_at",
+            ["profile", "verdict", "created_at", "id"],
+        ),
+        ("ix_smoke_gate_runs_state", ["state"]),
+    ):
+        op.create_index(name, "smoke_gate_runs", columns)
     op.create_table(
         "smoke_gate_run_reports",
         sa.Column(
