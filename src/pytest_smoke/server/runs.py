@@ -64,6 +64,16 @@ class RunRequest:
     categories: tuple[str, ...] = ()  # dependency categories, ORed into -m
     read_only: bool = False  # --smoke-read-only
 
+    def as_json(self) -> dict[str, Any]:
+        """The request as JSON values (``categories`` a list): stored, logged and shown."""
+        return {
+            "profile": self.profile,
+            "quick": self.quick,
+            "markers": self.markers,
+            "categories": list(self.categories),
+            "read_only": self.read_only,
+        }
+
     def key(self) -> tuple[Any, ...]:
         """Identical requests (same key) join the same queued or running run."""
         markers = " ".join(self.markers.split()) if self.markers else None

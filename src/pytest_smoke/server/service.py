@@ -5,7 +5,6 @@ the metrics and the log), so an answer never depends on a client staying connect
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -114,7 +113,7 @@ class RunService:
                     f"the history cannot record the run ({type(error).__name__}); retry later",
                 ) from None
             self._followers[run_id] = asyncio.create_task(self._follow(run_id, request, handle))
-        logs.run_log(run_id, "run queued", profile=request.profile, request=_request_dict(request))
+        logs.run_log(run_id, "run queued", profile=request.profile, request=request.as_json())
         state = RunState.RUNNING if handle.started.is_set() else RunState.QUEUED
         return Submitted(id=run_id, url=_url(run_id), state=state, joined=False)
 
@@ -203,19 +202,13 @@ def _url(run_id: str) -> str:
     return f"/runs/{run_id}"
 
 
-def _request_dict(request: RunRequest) -> dict[str, Any]:
-    values = dataclasses.asdict(request)
-    values["categories"] = list(request.categories)
-    return values
-
-
 def run_summary(record: RunRecord) -> RunSummary:
     """``record`` as ``GET /runs`` lists it."""
     return RunSummary(
         id=record.id,
         url=_url(record.id),
         profile=record.profile,
-        request=RequestView(**_request_dict(record.request)),
+        request=RequestView(**record.request.as_json()),
         state=record.state,
         verdict=record.verdict,  # type: ignore[arg-type]  # the store keeps the report's
         exit_code=record.exit_code,

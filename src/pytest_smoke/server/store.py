@@ -148,18 +148,17 @@ def _aware(value: datetime | None, name: str) -> None:
         raise ValueError(f"{name} must be timezone-aware: {value.isoformat()}")
 
 
-def _request_to_json(request: RunRequest) -> dict[str, Any]:
-    return dataclasses.asdict(request)
+#: The fields of a stored request this version knows.
+_REQUEST_FIELDS: Final = frozenset(field.name for field in dataclasses.fields(RunRequest))
 
 
 def _request_from_json(data: Mapping[str, Any], profile: str) -> RunRequest:
     # Fields stored by another version of the service: unknown ones are dropped, missing ones
     # keep their defaults; JSON arrays come back as the tuples the dataclass holds.
-    known = {field.name for field in dataclasses.fields(RunRequest)}
     values: dict[str, Any] = {
         name: tuple(value) if isinstance(value, list) else value
         for name, value in data.items()
-        if name in known
+        if name in _REQUEST_FIELDS
     }
     values.setdefault("profile", profile)
     return RunRequest(**values)
@@ -250,7 +249,7 @@ class RunStore:
         values = {
             "id": run_id,
             "profile": request.profile,
-            "request": _request_to_json(request),
+            "request": request.as_json(),
             "state": RunState(state).value,
             "verdict": None,
             "exit_code": None,
