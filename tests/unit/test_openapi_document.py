@@ -4,6 +4,7 @@ private CA), ``$ref`` into another file, and one clear line for each way it can 
 from __future__ import annotations
 
 import json
+import re
 import ssl
 from pathlib import Path
 
@@ -136,13 +137,21 @@ def test_a_missing_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("openapi: [3.1\n  broken: {", "neither JSON nor YAML"),
-        ("[1, 2]", "not an OpenAPI document (no top-level object)"),
-        ('{"swagger": "2.0", "info": {}, "paths": {}}', "a Swagger 2.0 document; this release"),
-        ('{"openapi": "4.0.0", "info": {}}', "not an OpenAPI 3 document (its 'openapi' field"),
+        ("openapi: [3.1\n  broken: {", re.escape("neither JSON nor YAML")),
+        ("[1, 2]", re.escape("not an OpenAPI document (no top-level object)")),
+        (
+            '{"swagger": "2.0", "info": {}, "paths": {}}',
+            re.escape("a Swagger 2.0 document; this release"),
+        ),
+        (
+            '{"openapi": "4.0.0", "info": {}}',
+            re.escape("not an OpenAPI 3 document (its 'openapi' field"),
+        ),
+        # openapi-spec-validator words its errors differently with the jsonschema-rs backend
+        # (installed, it is used): both give the first line of the error, not its whole text.
         (
             '{"openapi": "3.1.0", "paths": {}}',
-            "not a valid OpenAPI 3.1.0 document: 'info' is a required property",
+            r"not a valid OpenAPI 3\.1\.0 document: ['\"]info['\"] is a required property$",
         ),
         (
             json.dumps(
@@ -152,8 +161,9 @@ def test_a_missing_file(tmp_path: Path) -> None:
                     "paths": {"/x": {"get": {"responses": {"200": {"description": 5}}}}},
                 }
             ),
-            "not a valid OpenAPI 3.0.3 document: {'description': 5} is not valid under any of "
-            "the given schemas (at paths > /x > get > responses > 200)",
+            r"not a valid OpenAPI 3\.0\.3 document: \{['\"]description['\"]: ?5\} is not valid "
+            r"under any of the (given schemas|schemas listed in the 'oneOf' keyword) "
+            r"\(at paths > /x > get > responses > 200\)$",
         ),
         (
             json.dumps(
@@ -165,7 +175,7 @@ def test_a_missing_file(tmp_path: Path) -> None:
                     },
                 }
             ),
-            "missing.yaml",
+            re.escape("missing.yaml"),
         ),
     ],
     ids=["not-yaml", "array", "swagger-2", "openapi-4", "invalid-31", "invalid-30", "bad-ref"],
@@ -177,7 +187,7 @@ def test_what_is_not_a_usable_document_is_one_line_naming_it(
     path.write_text(text)
     message = failure(locate_given(str(path)))
     assert message.startswith(f"OpenAPI document {path}: ")
-    assert expected in message
+    assert re.search(expected, message), message
 
 
 def test_a_url_nothing_answers_on() -> None:

@@ -40,9 +40,8 @@ def test_help_names_the_option_and_the_exit_statuses(capsys: pytest.CaptureFixtu
 
 def test_init_is_listed_with_the_other_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--help"]) == 0
-    assert "init   Draft a checks file from the deployment's OpenAPI document." in (
-        capsys.readouterr().out
-    )
+    listed = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+    assert "init Draft a checks file from the deployment's OpenAPI document." in listed
 
 
 def test_a_draft_is_written_validated_and_summed_up(
@@ -141,10 +140,11 @@ def test_a_document_that_cannot_be_used_is_one_line_and_exit_1(
     invalid.write_text('{"openapi": "3.0.3", "paths": {}}')
     status, _, err = init(capsys, "--openapi", str(invalid))
     assert status == 1
-    assert err.splitlines() == [
+    [line] = err.splitlines()
+    assert line.startswith(
         f"smoke-gate init: OpenAPI document {invalid}: not a valid OpenAPI 3.0.3 document: "
-        "'info' is a required property"
-    ]
+    )
+    assert line.endswith(("'info' is a required property", '"info" is a required property'))
     assert not (tmp_path / "c.toml").exists()
 
 

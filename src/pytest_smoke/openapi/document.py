@@ -175,7 +175,7 @@ def _validated(data: dict[str, Any], location: Location, where: str) -> OpenAPI:
         at = " > ".join(str(part) for part in error.absolute_path)
         version = str(data.get("openapi", ""))
         raise DocumentError(
-            f"{where}: not a valid OpenAPI {version} document: {_one_line(error.message)}"
+            f"{where}: not a valid OpenAPI {version} document: {_first_line(error.message)}"
             + (f" (at {at})" if at else "")
         ) from None
     except SpecError as error:
@@ -257,6 +257,12 @@ def _file_path(url: str) -> Path:
     from urllib.request import url2pathname
 
     return Path(url2pathname(urlsplit(url).path))
+
+
+def _first_line(message: str) -> str:
+    """What a schema error says, without the schema and instance that the jsonschema-rs backend
+    of openapi-spec-validator appends after a blank line."""
+    return _one_line(message.split("\n\n", 1)[0])
 
 
 def _one_line(error: object) -> str:
