@@ -68,6 +68,9 @@ def spec_of(*targets: Target, **options: Any) -> LoadSpec:
     return LoadSpec(targets=targets, **{"duration_seconds": 1, "timeout_seconds": 5, **options})
 
 
+# Timing on a loaded 2-core CI machine (two xdist workers, each with servers of its own) can
+# miss by a fraction: rerun before calling it a failure; a real regression fails all three.
+@pytest.mark.flaky(reruns=2, reruns_delay=2)
 @pytest.mark.parametrize(
     ("freeze", "p99_at_least"), [(False, STALL), (True, 0.9 * STALL)], ids=["slow", "frozen"]
 )

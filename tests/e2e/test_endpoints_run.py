@@ -297,6 +297,9 @@ def test_without_entries_the_checks_are_not_configured(tmp_path: Path, api: Api)
     assert not api.hits
 
 
+# Timing on a loaded 2-core CI machine (two xdist workers, each with servers of its own) can
+# miss by a fraction: rerun before calling it a failure; a real regression fails all three.
+@pytest.mark.flaky(reruns=2, reruns_delay=2)
 @pytest.mark.parametrize(("count", "concurrency"), [(24, 6), (130, 120)])
 def test_the_concurrency_bound_holds_for_the_suite(
     tmp_path: Path, count: int, concurrency: int

@@ -154,6 +154,9 @@ def test_read_only_profile_refuses_writes(pytester: pytest.Pytester) -> None:
     pytester.runpytest("--smoke-env", "db").assert_outcomes(passed=1)
 
 
+# Timing on a loaded 2-core CI machine (two xdist workers, each with servers of its own) can
+# miss by a fraction: rerun before calling it a failure; a real regression fails all three.
+@pytest.mark.flaky(reruns=2, reruns_delay=2)
 @needs_postgres
 def test_teardown_is_bounded_after_a_pytest_timeout_interrupt(pytester: pytest.Pytester) -> None:
     project(pytester)
