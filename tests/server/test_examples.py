@@ -27,10 +27,6 @@ import ast
 import json
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
@@ -284,79 +280,25 @@ def test_the_translations_follow_the_tools_rules() -> None:
 # -- against the running service ---------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-#: The service's modules these tests need (the app, and the runs it executes).
-SERVICE_MODULES: Final = ("app.py", "runs.py", "executor.py", "store.py")
-SERVE: Final = """
-import sys, uvicorn
-from pytest_smoke.server.app import create_app
-from pytest_smoke.server.settings import load_server_settings
-uvicorn.run(create_app(load_server_settings()), host="127.0.0.1", port=int(sys.argv[1]),
-            log_level="warning")
-"""
-
-
 @pytest.fixture(scope="module", params=["healthy", "database-down"])
 def service(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, str]]:
-    """The service (real uvicorn, a child process) on a free port, with the demo (healthy or
-    with the fault ``database-down``) as its profile ``staging``: (base URL, the deployment)."""
-    server = ROOT / "src" / "pytest_smoke" / "server"
-    missing = [name for name in SERVICE_MODULES if not (server / name).exists()]
-    if missing:
-        pytest.skip(f"the service is not all there yet (no {', '.join(missing)})")
+    """``smoke-gate serve`` (a child process) with the demo (healthy or with the fault
+    ``database-down``) as its profile ``staging``: (base URL, the deployment)."""
+    pytest.importorskip("fastapi", reason="the service needs the server extra")
+    from .test_app import running_service, service_environment
+
     deployment = str(request.param)
     tmp_path = tmp_path_factory.mktemp(deployment)
-    environment = base_environment(tmp_path)
     fault = None if deployment == "healthy" else deployment
-    with started_demo(tmp_path, environment, fault) as demo:
+    with started_demo(tmp_path, base_environment(tmp_path), fault) as demo:
         profiles = tmp_path / "profiles"
         profiles.mkdir()
         shutil.copy(demo.profile, profiles / f".env.{PROFILE}")
-        port = free_port()
-        server_env = {
-            **environment,
-            "SMOKE_SERVER_TOKEN": TOKEN,
-            "SMOKE_SERVER_PROFILES_DIR": str(profiles),
-            "SMOKE_SERVER_DATA_DIR": str(tmp_path / "data"),
-            "SMOKE_SERVER_RUN_TIMEOUT": "240",
-        }
-        (tmp_path / "data").mkdir()
-        log = (tmp_path / "service.log").open("w")
-        process = subprocess.Popen(
-            [sys.executable, "-c", SERVE, str(port)],
-            cwd=profiles,
-            env=server_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert process.poll() is None, (tmp_path / "service.log").read_text()[-3000:]
-                try:
-                    if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "the service did not answer /health in 60 s"
-                time.sleep(0.2)
-            yield base, deployment
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-            log.close()
+        environment = service_environment(tmp_path, token=TOKEN, run_timeout="240")
+        with running_service(tmp_path, profiles, environment=environment) as running:
+            yield running.url, deployment
 
 
 def at(base: str, url: str) -> str:

@@ -330,6 +330,46 @@ class _Run:
     task: asyncio.Task[None] | None = None
 
 
+class RunBook:
+    """The runs an executor has queued or running, by id and by request: a request identical
+    to one of them joins it. Shared by :class:`LocalExecutor` and the queue's executor."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self._runs: dict[str, _Run] = {}
+        self._by_key: dict[tuple[Any, ...], _Run] = {}
+
+    def ids(self) -> list[str]:
+        return list(self._runs)
+
+    def runs(self) -> list[_Run]:
+        return list(self._runs.values())
+
+    def get(self, run_id: str) -> _Run | None:
+        return self._runs.get(run_id)
+
+    def enter(self, run_id: str, request: RunRequest) -> tuple[_Run, bool]:
+        """The run for ``request``: the identical one already here (joined: True), or a new
+        one as ``run_id``. Raises RuntimeError once closed, ValueError for a known id."""
+        if self.closed:
+            raise RuntimeError("the executor was shut down")
+        existing = self._by_key.get(request.key())
+        if existing is not None:
+            return existing, True
+        if run_id in self._runs:
+            raise ValueError(f"run {run_id} was already submitted")
+        run = _Run(run_id, request)
+        self._runs[run_id] = run
+        self._by_key[request.key()] = run
+        return run, False
+
+    def forget(self, run: _Run) -> None:
+        """``run`` ended (or never went out): later identical requests start a new one."""
+        self._runs.pop(run.run_id, None)
+        if self._by_key.get(run.request.key()) is run:
+            del self._by_key[run.request.key()]
+
+
 @dataclass(frozen=True, eq=False)
 class RunHandle:
     """A submitted run, as its submitter sees it; ``joined``: an identical run was already
@@ -388,33 +428,24 @@ class LocalExecutor:
         self.on_started = on_started
         self.on_finished = on_finished
         self._slots: asyncio.Semaphore | None = None
-        self._runs: dict[str, _Run] = {}
-        self._by_key: dict[tuple[Any, ...], _Run] = {}
-        self._closed = False
+        self._book = RunBook()
 
     @property
     def active(self) -> list[str]:
         """Ids of the runs queued or running."""
-        return list(self._runs)
+        return self._book.ids()
 
     async def submit(self, run_id: str, request: RunRequest) -> RunHandle:
         """Queue ``request`` as run ``run_id``, or join the identical run queued or running."""
-        if self._closed:
-            raise RuntimeError("the executor was shut down")
-        existing = self._by_key.get(request.key())
-        if existing is not None:
-            return RunHandle(existing, joined=True)
-        if run_id in self._runs:
-            raise ValueError(f"run {run_id} was already submitted")
-        run = _Run(run_id, request)
-        self._runs[run_id] = run
-        self._by_key[request.key()] = run
+        run, joined = self._book.enter(run_id, request)
+        if joined:
+            return RunHandle(run, joined=True)
         run.task = asyncio.create_task(self._drive(run), name=f"smoke-run-{run_id}")
         return RunHandle(run)
 
     async def cancel(self, run_id: str) -> bool:
         """Stop run ``run_id`` (-> CANCELLED); False when it is not queued or running here."""
-        run = self._runs.get(run_id)
+        run = self._book.get(run_id)
         if run is None:
             return False
         run.cancel.set()
@@ -422,8 +453,8 @@ class LocalExecutor:
 
     async def shutdown(self) -> None:
         """Stop every run and wait for them to end; no run is accepted afterwards."""
-        self._closed = True
-        runs = list(self._runs.values())
+        self._book.closed = True
+        runs = self._book.runs()
         for run in runs:
             run.cancel.set()
         tasks = [run.task for run in runs if run.task is not None]
@@ -442,9 +473,7 @@ class LocalExecutor:
                 RunState.CRASHED, None, None, f"run crashed: {type(error).__name__}"
             )
         finally:
-            self._runs.pop(run.run_id, None)
-            if self._by_key.get(run.request.key()) is run:
-                del self._by_key[run.request.key()]
+            self._book.forget(run)
             if not run.outcome.done():
                 run.outcome.set_result(outcome)
         if self.on_finished is not None:

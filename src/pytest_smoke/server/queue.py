@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Final
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
-from pytest_smoke.server.executor import GRACE, RunHandle, _Run, execute
+from pytest_smoke.server.executor import GRACE, RunBook, RunHandle, _Run, execute
 from pytest_smoke.server.runs import RunOutcome, RunRequest, RunState
 
 if TYPE_CHECKING:
@@ -101,23 +101,6 @@ def outcome_from_json(text: str | bytes) -> RunOutcome:
     )
 
 
-def request_dict(request: RunRequest) -> dict[str, Any]:
-    """``request`` as a message argument (JSON)."""
-    values = dataclasses.asdict(request)
-    values["categories"] = list(request.categories)
-    return values
-
-
-def request_from_dict(data: dict[str, Any]) -> RunRequest:
-    return RunRequest(
-        profile=str(data["profile"]),
-        quick=bool(data.get("quick", False)),
-        markers=data.get("markers"),
-        categories=tuple(data.get("categories") or ()),
-        read_only=bool(data.get("read_only", False)),
-    )
-
-
 def make_broker(redis_url: str, keys: RunKeys) -> RedisBroker:
     """Dramatiq's Redis broker, its keys under the namespace prefix."""
     return RedisBroker(url=redis_url, namespace=keys.broker_namespace)  # type: ignore[no-untyped-call]
@@ -165,37 +148,28 @@ class QueueExecutor:
         self._broker = make_broker(redis_url, self.keys)
         self._actor = declare_actor(self._broker)
         self._redis = redis.asyncio.Redis.from_url(redis_url)
-        self._runs: dict[str, _Run] = {}
-        self._by_key: dict[tuple[Any, ...], _Run] = {}
-        self._closed = False
+        self._book = RunBook()
 
     @property
     def active(self) -> list[str]:
-        return list(self._runs)
+        return self._book.ids()
 
     async def submit(self, run_id: str, request: RunRequest) -> RunHandle:
         """Send ``request`` as run ``run_id`` to the workers, or join the identical one."""
-        if self._closed:
-            raise RuntimeError("the executor was shut down")
-        existing = self._by_key.get(request.key())
-        if existing is not None:
-            return RunHandle(existing, joined=True)
-        if run_id in self._runs:
-            raise ValueError(f"run {run_id} was already submitted")
-        run = _Run(run_id, request)
-        self._runs[run_id] = run
-        self._by_key[request.key()] = run
+        run, joined = self._book.enter(run_id, request)
+        if joined:
+            return RunHandle(run, joined=True)
         try:
-            await asyncio.to_thread(self._actor.send, run_id, request_dict(request))
+            await asyncio.to_thread(self._actor.send, run_id, request.as_json())
         except Exception:
-            self._forget(run)
+            self._book.forget(run)
             raise
         run.task = asyncio.create_task(self._follow(run), name=f"smoke-run-{run_id}")
         return RunHandle(run)
 
     async def cancel(self, run_id: str) -> bool:
         """Ask the worker to stop run ``run_id``; False when it is not queued or running here."""
-        run = self._runs.get(run_id)
+        run = self._book.get(run_id)
         if run is None:
             return False
         await self._redis.set(self.keys.cancel(run_id), "1", ex=KEY_TTL)
@@ -204,8 +178,8 @@ class QueueExecutor:
 
     async def shutdown(self) -> None:
         """Cancel every run and wait for their outcomes (a while); then close the connections."""
-        self._closed = True
-        runs = list(self._runs.values())
+        self._book.closed = True
+        runs = self._book.runs()
         for run in runs:
             await self.cancel(run.run_id)
         tasks = [run.task for run in runs if run.task is not None]
@@ -215,11 +189,6 @@ class QueueExecutor:
             task.cancel()
         await self._redis.aclose()
         await asyncio.to_thread(self._broker.close)
-
-    def _forget(self, run: _Run) -> None:
-        self._runs.pop(run.run_id, None)
-        if self._by_key.get(run.request.key()) is run:
-            del self._by_key[run.request.key()]
 
     async def _follow(self, run: _Run) -> None:
         outcome = RunOutcome(RunState.CANCELLED, None, None, "the service stopped")
@@ -236,7 +205,7 @@ class QueueExecutor:
                 f"run crashed: lost track of it ({type(error).__name__})",
             )
         finally:
-            self._forget(run)
+            self._book.forget(run)
             if not run.outcome.done():
                 run.outcome.set_result(outcome)
 
@@ -325,7 +294,7 @@ class _StopRunsOnShutdown(dramatiq.Middleware):
 def run_message(run_id: str, request: dict[str, Any]) -> None:
     """The actor: run ``request`` as run ``run_id`` in this worker, store its outcome."""
     config = WorkerConfig.from_environment()
-    asyncio.run(_work(config, run_id, request_from_dict(request)))
+    asyncio.run(_work(config, run_id, RunRequest.from_json(request)))
 
 
 async def _work(config: WorkerConfig, run_id: str, request: RunRequest) -> None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import ast
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Final
 
 from pytest_smoke.markers import DEPENDENCY_MARKERS
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Mapping
 
 
 class RunState(enum.StrEnum):
@@ -74,6 +74,20 @@ class RunRequest:
             "read_only": self.read_only,
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, profile: str | None = None) -> RunRequest:
+        """The request :meth:`as_json` gave, stored or sent by this or another version: unknown
+        fields are dropped, missing ones keep their defaults (``profile``: this one), JSON
+        arrays come back as tuples."""
+        values: dict[str, Any] = {
+            name: tuple(value) if isinstance(value, list) else value
+            for name, value in data.items()
+            if name in _FIELDS
+        }
+        if profile is not None:
+            values.setdefault("profile", profile)
+        return cls(**values)
+
     def key(self) -> tuple[Any, ...]:
         """Identical requests (same key) join the same queued or running run."""
         markers = " ".join(self.markers.split()) if self.markers else None
@@ -94,6 +108,10 @@ class RunRequest:
         if categories:
             parts.append(f"({' or '.join(categories)})")
         return " and ".join(parts) if parts else None
+
+
+#: The fields of a request this version knows.
+_FIELDS: Final = frozenset(field.name for field in fields(RunRequest))
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ What a caller needs to know:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -148,27 +147,11 @@ def _aware(value: datetime | None, name: str) -> None:
         raise ValueError(f"{name} must be timezone-aware: {value.isoformat()}")
 
 
-#: The fields of a stored request this version knows.
-_REQUEST_FIELDS: Final = frozenset(field.name for field in dataclasses.fields(RunRequest))
-
-
-def _request_from_json(data: Mapping[str, Any], profile: str) -> RunRequest:
-    # Fields stored by another version of the service: unknown ones are dropped, missing ones
-    # keep their defaults; JSON arrays come back as the tuples the dataclass holds.
-    values: dict[str, Any] = {
-        name: tuple(value) if isinstance(value, list) else value
-        for name, value in data.items()
-        if name in _REQUEST_FIELDS
-    }
-    values.setdefault("profile", profile)
-    return RunRequest(**values)
-
-
 def _record(row: Mapping[Any, Any], document: dict[str, Any] | None = None) -> RunRecord:
     return RunRecord(
         id=row["id"],
         profile=row["profile"],
-        request=_request_from_json(row["request"], row["profile"]),
+        request=RunRequest.from_json(row["request"], profile=row["profile"]),
         state=RunState(row["state"]),
         verdict=row["verdict"],
         exit_code=row["exit_code"],
