@@ -164,16 +164,20 @@ Exit status:
 EXIT_INIT_FAILED: Final = 1
 
 
-class MissingExtra(click.ClickException):
-    """A flag or command needs an optional dependency that is not installed."""
-
-    exit_code = EXIT_MISSING_EXTRA
+class CommandError(click.ClickException):
+    """A command cannot go on: one line naming the command, and the class's exit status."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         ctx = click.get_current_context(silent=True)
         #: ``smoke-gate run``: the command the message is about.
         self.command = ctx.command_path if ctx is not None else PROG
+
+
+class MissingExtra(CommandError):
+    """A flag or command needs an optional dependency that is not installed."""
+
+    exit_code = EXIT_MISSING_EXTRA
 
 
 @dataclass(frozen=True)
@@ -554,15 +558,10 @@ def merge(files: tuple[str, ...], output: str | None, github_step_summary: bool 
     return merge_reports(list(files), output=output, github_step_summary=github_step_summary)
 
 
-class InitFailed(click.ClickException):
+class InitFailed(CommandError):
     """``init`` cannot draft: the document is unreadable or invalid (one line, exit 1)."""
 
     exit_code = EXIT_INIT_FAILED
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        ctx = click.get_current_context(silent=True)
-        self.command = ctx.command_path if ctx is not None else PROG
 
 
 @cli.command(
@@ -712,15 +711,10 @@ _SERVER_MODULES: Final = (
 EXIT_SERVE_FAILED: Final = 3
 
 
-class ServeRefused(click.ClickException):
+class ServeRefused(CommandError):
     """``serve`` or ``worker`` cannot start with these settings: one line, exit 2."""
 
     exit_code = EXIT_USAGE
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        ctx = click.get_current_context(silent=True)
-        self.command = ctx.command_path if ctx is not None else PROG
 
 
 def _require_modules(command: str, extra: str, modules: Sequence[str]) -> None:
@@ -953,11 +947,8 @@ def main(argv: Sequence[str] | None = None, prog_name: str = PROG) -> int:
     except click.UsageError as error:
         click.echo(_usage_line(error, prog_name), err=True)
         return EXIT_USAGE
-    except MissingExtra as error:
-        click.echo(f"{error.command}: {error.format_message()}", err=True)
-        return error.exit_code
     except click.ClickException as error:
-        command = getattr(error, "command", prog_name)  # InitFailed knows its command
+        command = getattr(error, "command", prog_name)  # a CommandError knows its command
         click.echo(f"{command}: {error.format_message()}", err=True)
         return error.exit_code
     except click.exceptions.Abort:
