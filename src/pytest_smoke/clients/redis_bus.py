@@ -408,7 +408,7 @@ class Subscription:
             if self._pubsub.connection is not None:
                 await self._pubsub.unsubscribe()
         finally:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed in redis 8
 
 
 # --------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pytest_smoke import __version__
@@ -170,7 +170,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.close()
 
 
-def _runs(request: Request) -> RunService:
+async def _runs(request: Request) -> RunService:
+    # async: FastAPI runs a plain def dependency in a worker thread, a hop on every request
     service: RunService = request.app.state.runs
     return service
 
@@ -445,7 +446,7 @@ def _add_read_routes(app: FastAPI) -> None:
         until: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    ) -> RunPage:
+    ) -> Response:
         since, until = _aware(since), _aware(until)
         filters = {
             "profile": profile,
@@ -454,22 +455,28 @@ def _add_read_routes(app: FastAPI) -> None:
             "since": since,
             "until": until,
         }
-        records, total = await runs.store.list(
-            profile=profile,
-            verdict=verdict,
-            state=state,
-            since=since,
-            until=until,
-            limit=limit,
-            offset=offset,
-        )
-        return RunPage(
-            runs=[run_summary(record) for record in records],
-            total=total,
-            limit=limit,
-            offset=offset,
-            next=_next_page(filters, limit, offset, total),
-        )
+
+        async def encoded_page() -> bytes:
+            records, total = await runs.store.list(
+                profile=profile,
+                verdict=verdict,
+                state=state,
+                since=since,
+                until=until,
+                limit=limit,
+                offset=offset,
+            )
+            page = RunPage(
+                runs=[run_summary(record) for record in records],
+                total=total,
+                limit=limit,
+                offset=offset,
+                next=_next_page(filters, limit, offset, total),
+            )
+            return page.model_dump_json().encode()
+
+        key = (runs.store.changes, *filters.values(), limit, offset)
+        return Response(await runs.pages.page(key, encoded_page), media_type="application/json")
 
     @app.get(
         "/profiles",

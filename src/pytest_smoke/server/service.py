@@ -13,6 +13,7 @@ from fastapi import HTTPException, status
 
 from pytest_smoke.server import logs, profiles
 from pytest_smoke.server.api import RequestView, RunSummary, RunView, Submitted
+from pytest_smoke.server.page_cache import PageCache
 from pytest_smoke.server.runs import (
     TERMINAL,
     RunOutcome,
@@ -70,6 +71,8 @@ class RunService:
         self.store = store
         self.executor = executor
         self.metrics = metrics
+        #: ``GET /runs`` pages, encoded (:mod:`.page_cache`)
+        self.pages = PageCache(settings.list_cache_seconds)
         self._lock = asyncio.Lock()
         self._followers: dict[str, asyncio.Task[None]] = {}
 

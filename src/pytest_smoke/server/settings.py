@@ -53,6 +53,9 @@ class ServerSettings(BaseSettings):
     #: Prefix of every Redis key of the queue (``queue.DEFAULT_NAMESPACE``); workers use the same.
     queue_namespace: Annotated[str, Field(min_length=1, max_length=100)] = "smoke-gate"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: Seconds a ``GET /runs`` page is kept at most (this service's writes end it at once;
+    #: the bound on staleness when other service processes write the same history); 0: never.
+    list_cache_seconds: Annotated[float, Field(ge=0, le=3600)] = 2.0
 
     @field_validator("token")
     @classmethod

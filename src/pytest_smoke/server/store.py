@@ -169,6 +169,13 @@ class RunStore:
     def __init__(self, engine: AsyncEngine) -> None:
         """Wrap an engine whose database is at the newest schema (use :meth:`open`)."""
         self._engine = engine
+        self._changes = 0
+
+    @property
+    def changes(self) -> int:
+        """How many writes this store has committed: a page read at one count is current
+        until it grows (writes of other processes to the same database do not count)."""
+        return self._changes
 
     @property
     def engine(self) -> AsyncEngine:
@@ -246,6 +253,7 @@ class RunStore:
                 await connection.execute(insert(Run).values(values))
         except IntegrityError:
             raise RunExistsError(f"run {run_id} exists already") from None
+        self._changes += 1
         return _record({**values, "created_at": created_at.astimezone(UTC)})
 
     async def mark_running(self, run_id: str, started_at: datetime) -> None:
@@ -259,6 +267,7 @@ class RunStore:
             )
             if result.rowcount == 0:
                 await self._require(connection, run_id)
+        self._changes += 1
 
     async def finish(self, run_id: str, outcome: RunOutcome, finished_at: datetime) -> None:
         """A run has ended: its state, verdict, exit status, error line and report.
@@ -289,6 +298,7 @@ class RunStore:
                 await connection.execute(
                     insert(RunReport).values(run_id=run_id, document=outcome.document)
                 )
+        self._changes += 1
 
     async def get(self, run_id: str) -> RunRecord | None:
         """The run with its JSON report, or None."""
@@ -377,6 +387,7 @@ class RunStore:
                 delete(RunReport).where(RunReport.run_id.in_(select(Run.id).where(*old)))
             )
             result = await connection.execute(delete(Run).where(*old))
+        self._changes += 1
         return int(result.rowcount)
 
     async def mark_unfinished_crashed(self, error: str) -> int:
@@ -396,6 +407,7 @@ class RunStore:
                     finished_at=datetime.now(UTC),
                 )
             )
+        self._changes += 1
         return int(result.rowcount)
 
     @staticmethod
