@@ -10,6 +10,7 @@ import asyncio
 import socket
 import time
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -27,6 +28,7 @@ from pytest_smoke.server.store import (
     RunExistsError,
     RunNotFoundError,
     RunStore,
+    ScheduleRecord,
     StoreError,
     database_url,
 )
@@ -50,7 +52,7 @@ def url(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[str]:
     postgres_url: str = request.getfixturevalue("postgres_url")
     name = postgres_url.rpartition("/")[2]
     yield postgres_url
-    tables = f"smoke_gate_run_reports, smoke_gate_runs, {VERSION_TABLE}"
+    tables = ", ".join([*(table.name for table in Base.metadata.sorted_tables), VERSION_TABLE])
     run_async(lambda: postgres_execute(f"DROP TABLE IF EXISTS {tables}", name))
 
 
@@ -373,6 +375,44 @@ async def test_migrations_are_idempotent_and_match_the_models(url: str) -> None:
             await opened.close()
 
 
+@pytest.mark.asyncio
+async def test_a_history_of_the_first_schema_is_upgraded_with_its_runs(url: str) -> None:
+    from alembic import command
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    target = database_url(url)
+    if target.get_backend_name() == "sqlite":
+        Path(target.database or "").parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(target)
+
+    def first_schema_with_a_run(connection: Any) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(
+            text(
+                "INSERT INTO smoke_gate_runs (id, profile, request, state, verdict, created_at) "
+                "VALUES ('old', 'staging', '{\"profile\": \"staging\"}', 'done', 'PROCEED', "
+                ":created)"
+            ),
+            {"created": T0.replace(tzinfo=None)},
+        )
+
+    async with engine.begin() as connection:
+        await connection.run_sync(first_schema_with_a_run)
+    await engine.dispose()
+    async with await RunStore.open(url) as store:
+        old = await store.get("old")
+        assert old is not None
+        assert (old.verdict, old.trigger, old.version, old.flaky_tests) == (
+            "PROCEED",
+            "api",
+            None,
+            (),
+        )
+        assert await store.list_schedules() == []
+
+
 def test_database_urls_get_their_async_driver() -> None:
     assert str(database_url("sqlite:///var/history.db")) == "sqlite+aiosqlite:///var/history.db"
     assert str(database_url("postgres://u@db:5432/app")) == "postgresql+asyncpg://u@db:5432/app"
@@ -414,3 +454,134 @@ async def test_an_unreachable_database_is_one_line_without_its_password() -> Non
     )
     assert "hunter2" not in message
     assert "\n" not in message
+
+
+def outcome_of(verdict: str, outcomes: dict[str, str], *, p95: float | None = None) -> RunOutcome:
+    """A finished run whose report lists ``outcomes`` (node id -> outcome)."""
+    tests = [{"nodeid": nodeid, "outcome": outcome} for nodeid, outcome in outcomes.items()]
+    ran = [outcome for outcome in outcomes.values() if outcome != "skipped"]
+    document = {
+        **report(verdict),
+        "tests": tests,
+        "totals": {
+            "total": len(outcomes),
+            "passed": ran.count("passed"),
+            "failed": ran.count("failed"),
+            "errors": ran.count("error"),
+            "skipped": len(outcomes) - len(ran),
+        },
+        "duration_seconds": 4.5,
+        "requests": None if p95 is None else {"p95_seconds": p95},
+    }
+    return RunOutcome(RunState.DONE, 0, document)
+
+
+@pytest.mark.asyncio
+async def test_a_finished_run_keeps_its_figures_version_and_trigger(store: RunStore) -> None:
+    request = RunRequest("staging", version="1.4.2")
+    await store.create("run-1", request, created_at=T0, trigger="watch")
+    outcome = outcome_of("PROCEED", {"a": "passed", "b": "failed", "c": "skipped"}, p95=0.1234)
+    await store.finish("run-1", outcome, T0 + timedelta(seconds=5))
+    finished = await store.get("run-1")
+    assert finished is not None
+    assert (finished.version, finished.trigger, finished.request.version) == (
+        "1.4.2",
+        "watch",
+        "1.4.2",
+    )
+    assert (finished.tests_total, finished.tests_passed) == (2, 1)
+    assert finished.pass_rate == 0.5
+    assert (finished.duration_seconds, finished.p95_ms) == (4.5, 123.4)
+    await store.create("cancelled", RunRequest("staging"), created_at=T0)
+    await store.finish("cancelled", RunOutcome(RunState.CANCELLED, None, None), T0)
+    cancelled = await store.get("cancelled")
+    assert cancelled is not None
+    assert (cancelled.trigger, cancelled.tests_total, cancelled.pass_rate) == ("api", None, None)
+
+
+@pytest.mark.asyncio
+async def test_tests_that_flip_between_runs_of_one_version_are_flaky(store: RunStore) -> None:
+    runs = [  # profile, version, outcomes; in creation order
+        ("staging", "v1", {"a": "passed", "b": "passed", "c": "failed", "d": "skipped"}),
+        ("staging", "v1", {"a": "failed", "b": "passed", "c": "passed", "d": "failed"}),
+        ("prod", "v1", {"a": "passed", "b": "failed"}),  # another profile: not compared
+        ("staging", "v2", {"a": "passed", "b": "failed"}),  # a new version: nothing flips yet
+        ("staging", "v1", {"a": "failed", "b": "passed", "c": "passed"}),  # same as before
+        ("staging", None, {"a": "passed"}),  # no version: never compared
+        ("staging", None, {"a": "failed"}),
+    ]
+    for index, (profile, version, outcomes) in enumerate(runs):
+        run_id = f"run-{index}"
+        created = T0 + timedelta(minutes=index)
+        await store.create(run_id, RunRequest(profile, version=version), created_at=created)
+        await store.finish(run_id, outcome_of("PROCEED", outcomes), created + timedelta(seconds=30))
+    flaky = {}
+    for index in range(len(runs)):
+        record = await store.get(f"run-{index}")
+        assert record is not None
+        flaky[index] = record.flaky_tests
+    assert flaky == {0: (), 1: ("a", "c"), 2: (), 3: (), 4: (), 5: (), 6: ()}
+    listed, _ = await store.list(profile="staging", limit=10)
+    assert {record.id: record.flaky_tests for record in listed}["run-1"] == ("a", "c")
+
+
+@pytest.mark.asyncio
+async def test_trend_and_verdict_counts(store: RunStore) -> None:
+    verdicts = ["PROCEED", "ROLLBACK", "PROCEED", "MONITOR", "PROCEED"]
+    for index, verdict in enumerate(verdicts):
+        profile = "staging" if index < 4 else "prod"
+        created = T0 + timedelta(minutes=index)
+        await store.create(f"run-{index}", RunRequest(profile), created_at=created)
+        outcome = outcome_of(verdict, {"a": "passed", "b": "failed" if index % 2 else "passed"})
+        await store.finish(f"run-{index}", outcome, created + timedelta(seconds=10))
+    await store.create("queued", RunRequest("staging"), created_at=T0)
+    staging = await store.trend("staging")
+    assert [record.id for record in staging] == ["run-0", "run-1", "run-2", "run-3"]
+    assert [record.pass_rate for record in staging] == [1.0, 0.5, 1.0, 0.5]
+    assert [record.id for record in await store.trend(limit=2)] == ["run-3", "run-4"]
+    later = await store.trend(since=T0 + timedelta(minutes=2))
+    assert [record.id for record in later] == ["run-2", "run-3", "run-4"]
+    assert await store.counts_by_verdict() == {"PROCEED": 3, "ROLLBACK": 1, "MONITOR": 1}
+    assert await store.counts_by_verdict("staging", since=T0 + timedelta(minutes=1)) == {
+        "ROLLBACK": 1,
+        "PROCEED": 1,
+        "MONITOR": 1,
+    }
+    with pytest.raises(ValueError, match="limit"):
+        await store.trend(limit=0)
+
+
+@pytest.mark.asyncio
+async def test_schedules_are_stored_listed_and_deleted(store: RunStore) -> None:
+    watch = ScheduleRecord(
+        id="watch-1",
+        profile="staging",
+        request=RunRequest("staging", quick=True, version="2.0.0"),
+        every_seconds=300.0,
+        cron=None,
+        starts_at=T0,
+        ends_at=T0 + timedelta(hours=2),
+        kind="watch",
+        created_at=T0,
+    )
+    nightly = ScheduleRecord(
+        id="nightly",
+        profile="prod",
+        request=RunRequest("prod"),
+        every_seconds=None,
+        cron="0 3 * * *",
+        starts_at=T0,
+        ends_at=None,
+        kind="schedule",
+        created_at=T0 + timedelta(seconds=1),
+    )
+    await store.add_schedule(watch)
+    await store.add_schedule(nightly)
+    with pytest.raises(RunExistsError):
+        await store.add_schedule(watch)
+    assert await store.list_schedules() == [watch, nightly]
+    assert await store.get_schedule("nightly") == nightly
+    assert await store.delete_schedule("watch-1") is True
+    assert await store.delete_schedule("watch-1") is False
+    assert await store.get_schedule("watch-1") is None
+    assert await store.list_schedules() == [nightly]

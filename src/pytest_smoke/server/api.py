@@ -33,6 +33,12 @@ class RunBody(BaseModel):
         default_factory=list, max_length=32, description="dependency categories, ORed into -m"
     )
     read_only: bool = Field(False, description="--smoke-read-only")
+    version: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        description="the deployed version the run checks (flaky tests are found per version)",
+    )
 
 
 class ProfileBody(BaseModel):
@@ -49,6 +55,7 @@ class RequestView(BaseModel):
     markers: str | None
     categories: list[str]
     read_only: bool
+    version: str | None = None
 
 
 class RunSummary(BaseModel):
@@ -65,6 +72,11 @@ class RunSummary(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    trigger: str = Field(description="what started it: api, gate, schedule or watch")
+    flaky_tests: list[str] = Field(
+        description="tests that passed in the previous run of this profile and version and "
+        "failed in this one, or the other way round"
+    )
 
 
 class RunView(RunSummary):

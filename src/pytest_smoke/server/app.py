@@ -269,6 +269,7 @@ def _add_run_routes(app: FastAPI) -> None:
             markers=body.markers,
             categories=tuple(body.categories),
             read_only=body.read_only,
+            version=body.version,
         )
         submitted = await runs.start(request)
         if wait is None:
@@ -358,7 +359,7 @@ def _add_sync_routes(app: FastAPI) -> None:
         else:
             check_bearer(credentials, token)
         request = _flagger_request(profile, payload.metadata)
-        submitted = await runs.start(request)
+        submitted = await runs.start(request, trigger="gate")
         if not await runs.wait(submitted.id, runs.settings.max_wait):
             raise HTTPException(
                 504,
@@ -377,7 +378,13 @@ def _flagger_request(profile: str, metadata: dict[str, str]) -> RunRequest:
     categories = tuple(
         part.strip() for part in metadata.get("categories", "").split(",") if part.strip()
     )
-    return RunRequest(profile=profile, quick=quick in ("true", "1", "yes"), categories=categories)
+    version = metadata.get("version", "").strip()[:255] or None
+    return RunRequest(
+        profile=profile,
+        quick=quick in ("true", "1", "yes"),
+        categories=categories,
+        version=version,
+    )
 
 
 def _gate_answer(record: RunRecord) -> JSONResponse:

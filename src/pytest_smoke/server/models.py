@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -73,6 +73,18 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: the deployed version the run checked (the request's), or NULL
+    version: Mapped[str | None] = mapped_column(String(255))
+    #: what started it: api, gate, schedule or watch
+    trigger: Mapped[str] = mapped_column(String(16), server_default="api")
+    #: node ids whose outcome flipped since the previous finished run of this profile and version
+    flaky_tests: Mapped[list[str] | None] = mapped_column(JSONDocument)
+    #: from the report at the end, for the trends without reading reports: tests that ran,
+    #: those that passed, the run's duration and its requests' p95 (ms)
+    tests_total: Mapped[int | None] = mapped_column(Integer)
+    tests_passed: Mapped[int | None] = mapped_column(Integer)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    p95_ms: Mapped[float | None] = mapped_column(Float)
 
     # The list is newest first (created_at, then id) under any mix of the profile and verdict
     # filters: each index ends in the sort order, so a page is read in order, never sorted.
@@ -88,6 +100,8 @@ class Run(Base):
             "id",
         ),
         Index("ix_smoke_gate_runs_state", "state"),
+        Index("ix_smoke_gate_runs_profile_version", "profile", "version", "finished_at"),
+        Index("ix_smoke_gate_runs_finished_at", "finished_at"),
     )
 
 
@@ -100,3 +114,24 @@ class RunReport(Base):
         String(64), ForeignKey("smoke_gate_runs.id", ondelete="CASCADE"), primary_key=True
     )
     document: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+
+
+class Schedule(Base):
+    """A profile's recurring run: every N seconds or by a cron expression, from ``starts_at``
+    until ``ends_at`` (a watch window after a deployment) or for ever."""
+
+    __tablename__ = "smoke_gate_schedules"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    profile: Mapped[str] = mapped_column(String(255))
+    #: the RunRequest each run gets, as JSON
+    request: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    #: schedule (set up by hand) or watch (after a deployment, with an end)
+    kind: Mapped[str] = mapped_column(String(16))
+    every_seconds: Mapped[float | None] = mapped_column(Float)
+    cron: Mapped[str | None] = mapped_column(String(255))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_smoke_gate_schedules_profile", "profile"),)

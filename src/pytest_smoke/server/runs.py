@@ -63,6 +63,7 @@ class RunRequest:
     markers: str | None = None  # a pytest -m expression, validated
     categories: tuple[str, ...] = ()  # dependency categories, ORed into -m
     read_only: bool = False  # --smoke-read-only
+    version: str | None = None  # the deployed version the run checks (watches, flaky tests)
 
     def as_json(self) -> dict[str, Any]:
         """The request as JSON values (``categories`` a list): stored, logged and shown."""
@@ -72,6 +73,7 @@ class RunRequest:
             "markers": self.markers,
             "categories": list(self.categories),
             "read_only": self.read_only,
+            "version": self.version,
         }
 
     @classmethod
@@ -97,6 +99,7 @@ class RunRequest:
             markers,
             tuple(sorted(set(self.categories))),
             self.read_only,
+            self.version,
         )
 
     def marker_expression(self) -> str | None:

@@ -81,8 +81,9 @@ class RunService:
         """Runs queued or running."""
         return len(self._followers)
 
-    async def start(self, request: RunRequest) -> Submitted:
-        """Validate ``request`` and start it, or join the identical run already going.
+    async def start(self, request: RunRequest, *, trigger: str = "api") -> Submitted:
+        """Validate ``request`` and start it, or join the identical run already going;
+        ``trigger`` is what asked for it (api, gate, schedule, watch), kept in the history.
 
         Raises :class:`RunRequestError` (one line) for a request that cannot run.
         """
@@ -107,7 +108,7 @@ class RunService:
                     id=handle.run_id, url=_url(handle.run_id), state=state, joined=True
                 )
             try:
-                await self.store.create(run_id, request, created_at=now())
+                await self.store.create(run_id, request, created_at=now(), trigger=trigger)
             except Exception as error:  # a run nobody could follow must not go on
                 await self.executor.cancel(run_id)
                 logs.log.exception("the run was not recorded", extra={"run_id": run_id})
@@ -219,6 +220,8 @@ def run_summary(record: RunRecord) -> RunSummary:
         created_at=record.created_at,
         started_at=record.started_at,
         finished_at=record.finished_at,
+        trigger=record.trigger,
+        flaky_tests=list(record.flaky_tests),
     )
 
 

@@ -7,6 +7,7 @@ and ``smoke-gate serve`` exits 2 on it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 ENV_PREFIX = "SMOKE_SERVER_"
+_HTTP_URL = re.compile(r"https?://[^\s/]+\S*\Z")
 #: The variable that holds the bearer token.
 TOKEN_ENV = f"{ENV_PREFIX}TOKEN"
 
@@ -56,6 +58,23 @@ class ServerSettings(BaseSettings):
     #: Seconds a ``GET /runs`` page is kept at most (this service's writes end it at once;
     #: the bound on staleness when other service processes write the same history); 0: never.
     list_cache_seconds: Annotated[float, Field(ge=0, le=3600)] = 2.0
+    #: The service's address as people and alert receivers reach it (links in alerts);
+    #: default ``http://HOST:PORT``.
+    public_url: str | None = None
+    #: Incidents (a profile turning to ROLLBACK or INVESTIGATE, and back) go to these targets.
+    alert_webhook_url: str | None = None
+    #: HMAC-SHA256 key of the generic webhook's signature header
+    alert_webhook_secret: SecretStr | None = None
+    #: Slack incoming webhook and Teams workflow URLs carry their credential: secrets
+    alert_slack_url: SecretStr | None = None
+    alert_teams_url: SecretStr | None = None
+    alert_pagerduty_routing_key: SecretStr | None = None
+    alert_pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
+    #: Seconds per delivery attempt, and attempts per alert (with backoff between them)
+    alert_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
+    alert_attempts: Annotated[int, Field(ge=1, le=20)] = 4
+    #: The dashboard at /ui
+    dashboard: bool = True
 
     @field_validator("token")
     @classmethod
@@ -63,6 +82,20 @@ class ServerSettings(BaseSettings):
         token = value.get_secret_value()
         if not token.strip() or token != token.strip():
             raise ValueError("must be a non-empty token without surrounding blanks")
+        return value
+
+    @field_validator("public_url", "alert_webhook_url", "alert_pagerduty_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not _HTTP_URL.match(value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("alert_slack_url", "alert_teams_url")
+    @classmethod
+    def _secret_http_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _HTTP_URL.match(value.get_secret_value()):
+            raise ValueError("must be an http:// or https:// URL")
         return value
 
     @field_validator("profiles_dir")
@@ -81,6 +114,13 @@ class ServerSettings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @property
+    def base_url(self) -> str:
+        """``public_url`` without its trailing slash, else ``http://HOST:PORT``."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
 
     @property
     def history_url(self) -> str:

@@ -35,11 +35,13 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from pytest_smoke.gate import Verdict
+from pytest_smoke.server.flaky import flipped
 from pytest_smoke.server.migrations import upgrade_to_head
-from pytest_smoke.server.models import Run, RunReport
+from pytest_smoke.server.models import Run, RunReport, Schedule
 from pytest_smoke.server.runs import RunOutcome, RunRequest, RunState
 
 if TYPE_CHECKING:
+    import builtins
     from collections.abc import Mapping
     from types import TracebackType
 
@@ -89,6 +91,56 @@ class RunRecord:
     started_at: datetime | None
     finished_at: datetime | None
     document: dict[str, Any] | None = None
+    #: the deployed version the run checked (``request.version``)
+    version: str | None = None
+    #: what started it: api, gate, schedule or watch
+    trigger: str = "api"
+    #: node ids whose outcome flipped since the previous run of this profile and version
+    flaky_tests: tuple[str, ...] = ()
+    #: from the report: tests that ran (not skipped), those that passed, the run's seconds and
+    #: its requests' p95 in ms; None without a report (or without requests, for ``p95_ms``)
+    tests_total: int | None = None
+    tests_passed: int | None = None
+    duration_seconds: float | None = None
+    p95_ms: float | None = None
+
+    @property
+    def pass_rate(self) -> float | None:
+        """Passed / ran, 0..1; None when no test ran."""
+        if not self.tests_total or self.tests_passed is None:
+            return None
+        return self.tests_passed / self.tests_total
+
+
+@dataclass(frozen=True)
+class ScheduleRecord:
+    """A stored schedule: runs of ``request`` every ``every_seconds`` or by ``cron``, from
+    ``starts_at`` until ``ends_at`` (None: for ever); ``kind`` schedule or watch."""
+
+    id: str
+    profile: str
+    request: RunRequest
+    every_seconds: float | None
+    cron: str | None
+    starts_at: datetime
+    ends_at: datetime | None
+    kind: str
+    created_at: datetime
+
+
+def report_figures(document: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The summary columns of a run from its report: tests ran and passed, seconds, p95 ms."""
+    if not document:
+        return {"tests_total": None, "tests_passed": None, "duration_seconds": None, "p95_ms": None}
+    totals = document.get("totals") or {}
+    requests = document.get("requests") or {}
+    p95 = requests.get("p95_seconds")
+    return {
+        "tests_total": max(0, int(totals.get("total", 0)) - int(totals.get("skipped", 0))),
+        "tests_passed": int(totals.get("passed", 0)),
+        "duration_seconds": document.get("duration_seconds"),
+        "p95_ms": round(float(p95) * 1000, 3) if p95 is not None else None,
+    }
 
 
 def database_url(url: str) -> URL:
@@ -160,6 +212,27 @@ def _record(row: Mapping[Any, Any], document: dict[str, Any] | None = None) -> R
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         document=document,
+        version=row["version"],
+        trigger=row["trigger"],
+        flaky_tests=tuple(row["flaky_tests"] or ()),
+        tests_total=row["tests_total"],
+        tests_passed=row["tests_passed"],
+        duration_seconds=row["duration_seconds"],
+        p95_ms=row["p95_ms"],
+    )
+
+
+def _schedule(row: Mapping[Any, Any]) -> ScheduleRecord:
+    return ScheduleRecord(
+        id=row["id"],
+        profile=row["profile"],
+        request=RunRequest.from_json(row["request"], profile=row["profile"]),
+        every_seconds=row["every_seconds"],
+        cron=row["cron"],
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        kind=row["kind"],
+        created_at=row["created_at"],
     )
 
 
@@ -233,8 +306,10 @@ class RunStore:
         *,
         state: RunState = RunState.QUEUED,
         created_at: datetime,
+        trigger: str = "api",
     ) -> RunRecord:
-        """Store a new run; :class:`RunExistsError` if ``run_id`` is taken."""
+        """Store a new run (``trigger``: what started it); :class:`RunExistsError` if
+        ``run_id`` is taken."""
         _aware(created_at, "created_at")
         values = {
             "id": run_id,
@@ -247,6 +322,10 @@ class RunStore:
             "created_at": created_at,
             "started_at": None,
             "finished_at": None,
+            "version": request.version,
+            "trigger": trigger,
+            "flaky_tests": None,
+            **report_figures(None),
         }
         try:
             async with self._engine.begin() as connection:
@@ -270,7 +349,9 @@ class RunStore:
         self._changes += 1
 
     async def finish(self, run_id: str, outcome: RunOutcome, finished_at: datetime) -> None:
-        """A run has ended: its state, verdict, exit status, error line and report.
+        """A run has ended: its state, verdict, exit status, error line and report, the
+        report's figures and the tests that flipped since the previous run of its profile and
+        version (:mod:`.flaky`; only for runs that name a version).
 
         ``outcome.state`` must be a terminal state (ValueError otherwise). Finishing twice
         replaces the first outcome (the later one is what really happened).
@@ -280,7 +361,29 @@ class RunStore:
         if state in UNFINISHED_STATES:
             raise ValueError(f"a run cannot finish in state {state.value!r}")
         async with self._engine.begin() as connection:
-            result = await connection.execute(
+            run = (
+                await connection.execute(
+                    select(Run.profile, Run.version, Run.created_at).where(Run.id == run_id)
+                )
+            ).one_or_none()
+            if run is None:
+                raise RunNotFoundError(f"no run {run_id}")
+            flaky: list[str] = []
+            if run.version is not None and outcome.document is not None:
+                previous = await connection.scalar(
+                    select(RunReport.document)
+                    .join(Run, Run.id == RunReport.run_id)
+                    .where(
+                        Run.profile == run.profile,
+                        Run.version == run.version,
+                        Run.id != run_id,
+                        Run.created_at <= run.created_at,
+                    )
+                    .order_by(Run.created_at.desc(), Run.id.desc())
+                    .limit(1)
+                )
+                flaky = flipped(previous, outcome.document)
+            await connection.execute(
                 update(Run)
                 .where(Run.id == run_id)
                 .values(
@@ -289,10 +392,10 @@ class RunStore:
                     exit_code=outcome.exit_code,
                     error=outcome.error,
                     finished_at=finished_at,
+                    flaky_tests=flaky or None,
+                    **report_figures(outcome.document),
                 )
             )
-            if result.rowcount == 0:
-                raise RunNotFoundError(f"no run {run_id}")
             await connection.execute(delete(RunReport).where(RunReport.run_id == run_id))
             if outcome.document is not None:
                 await connection.execute(
@@ -374,6 +477,86 @@ class RunStore:
         async with self._engine.connect() as connection:
             rows = (await connection.execute(statement)).mappings().all()
         return {row["profile"]: _record(row) for row in rows}
+
+    async def trend(
+        self, profile: str | None = None, *, since: datetime | None = None, limit: int = 500
+    ) -> builtins.list[RunRecord]:
+        """Finished runs with a verdict, oldest first: the newest ``limit`` (1..MAX_LIMIT) of
+        ``profile`` (all when None) finished at or after ``since``; reports are not read."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be between 1 and {MAX_LIMIT}: {limit}")
+        _aware(since, "since")
+        conditions: list[ColumnElement[bool]] = [Run.finished_at.is_not(None)]
+        conditions.append(Run.verdict.is_not(None))
+        if profile is not None:
+            conditions.append(Run.profile == profile)
+        if since is not None:
+            conditions.append(Run.finished_at >= since)
+        statement = (
+            select(*_RUN_COLUMNS)
+            .where(*conditions)
+            .order_by(Run.finished_at.desc(), Run.id.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(statement)).mappings().all()
+        return [_record(row) for row in reversed(rows)]
+
+    async def counts_by_verdict(
+        self, profile: str | None = None, *, since: datetime | None = None
+    ) -> dict[str, int]:
+        """How many runs ended with each verdict (of ``profile``, created since ``since``)."""
+        _aware(since, "since")
+        conditions: list[ColumnElement[bool]] = [Run.verdict.is_not(None)]
+        if profile is not None:
+            conditions.append(Run.profile == profile)
+        if since is not None:
+            conditions.append(Run.created_at >= since)
+        statement = select(Run.verdict, func.count()).where(*conditions).group_by(Run.verdict)
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(statement)).all()
+        return {str(verdict): int(count) for verdict, count in rows}
+
+    async def add_schedule(self, record: ScheduleRecord) -> None:
+        """Store a schedule; :class:`RunExistsError` if its ID is taken."""
+        for moment, name in ((record.starts_at, "starts_at"), (record.ends_at, "ends_at")):
+            _aware(moment, name)
+        values = {
+            "id": record.id,
+            "profile": record.profile,
+            "request": record.request.as_json(),
+            "kind": record.kind,
+            "every_seconds": record.every_seconds,
+            "cron": record.cron,
+            "starts_at": record.starts_at,
+            "ends_at": record.ends_at,
+            "created_at": record.created_at,
+        }
+        try:
+            async with self._engine.begin() as connection:
+                await connection.execute(insert(Schedule).values(values))
+        except IntegrityError:
+            raise RunExistsError(f"schedule {record.id} exists already") from None
+
+    async def list_schedules(self) -> builtins.list[ScheduleRecord]:
+        """Every stored schedule, oldest first."""
+        statement = select(*Schedule.__table__.columns).order_by(Schedule.created_at, Schedule.id)
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(statement)).mappings().all()
+        return [_schedule(row) for row in rows]
+
+    async def get_schedule(self, schedule_id: str) -> ScheduleRecord | None:
+        """The schedule with this ID, or None."""
+        statement = select(*Schedule.__table__.columns).where(Schedule.id == schedule_id)
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(statement)).mappings().one_or_none()
+        return None if row is None else _schedule(row)
+
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        """Delete a schedule; whether there was one."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(delete(Schedule).where(Schedule.id == schedule_id))
+        return bool(result.rowcount)
 
     async def delete_older_than(self, cutoff: datetime) -> int:
         """Retention: delete finished runs created before ``cutoff``, with their reports.
