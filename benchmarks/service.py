@@ -2,12 +2,12 @@
 
 (a) ``GET /runs`` under load: 10,000 finished runs stored in a SQLite history (in bulk, with
     ``tests/server/conftest.py``'s ``seed``, each with a report of a few kB), the service
-    started on it (``smoke-gate serve`` in a child process, token auth on reads), then ``--requests``
-    requests from ``--concurrency`` concurrent clients (default 1,000 from 50): the first page
-    (``GET /runs``, 50 runs) and a filtered one (``?profile=staging&verdict=ROLLBACK``), in
-    turn. Reports p50/p95/p99 and the maximum per request, in ms. Goal: p95 <= 50 ms. Also
-    shown, without a goal: the median of one client alone (100 requests), the service time that
-    the concurrent latencies queue behind.
+    started on it (``smoke-gate serve`` in a child process, token auth on reads), then
+    ``--requests`` requests from ``--concurrency`` concurrent clients (default 1,000 from 50):
+    the first page (``GET /runs``, 50 runs) and a filtered one
+    (``?profile=staging&verdict=ROLLBACK``), in turn. Reports p50/p95/p99 and the maximum per
+    request, in ms. Goal: p95 <= 50 ms. Also shown, without a goal: the median of one client
+    alone (100 requests), the service time that the concurrent latencies queue behind.
 
 (b) the service's overhead on a run: the healthy demo (``launch.py up``), its profile copied as
     ``.env.staging`` into a profiles directory, then ``--runs`` times each, alternating which

@@ -919,6 +919,76 @@ def worker(
     )
 
 
+_WATCH_HELP = """Ask a running 'smoke-gate serve' to watch a deployment: a run of PROFILE
+every --every minutes for --for hours (POST /deployments), recorded with VERSION. Call it at the
+end of a deployment pipeline; a new watch of the profile replaces its earlier one.
+
+\b
+The token comes from SMOKE_SERVER_TOKEN (never from the command line).
+
+\b
+Example:
+  smoke-gate watch --service https://smoke-gate.internal --profile staging \\
+    --version "$GIT_SHA" --every 5 --for 2
+
+\b
+Exit status:
+  0 the watch started;  1 the service refused it or did not answer (one line says why);
+  2 bad usage;  4 the http extra is missing"""
+
+
+class WatchRefused(CommandError):
+    """``watch``: the service did not start the watch (one line, exit 1)."""
+
+    exit_code = 1
+
+
+@cli.command(cls=_Command, help=_WATCH_HELP, short_help="Ask the service to watch a deployment.")
+@click.option("--service", required=True, metavar="URL", help="The service's URL.")
+@click.option("--profile", required=True, metavar="NAME", help="The profile to run.")
+@click.option(
+    "--version", "deployed", required=True, metavar="VERSION", help="The version deployed."
+)
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1, max=1440),
+    default=5.0,
+    show_default=True,
+    metavar="MINUTES",
+    help="Minutes between runs.",
+)
+@click.option(
+    "--for",
+    "for_hours",
+    type=click.FloatRange(min=0, min_open=True, max=168),
+    default=2.0,
+    show_default=True,
+    metavar="HOURS",
+    help="Hours the watch lasts.",
+)
+@click.option("--quick", is_flag=True, help="Each run: only the tests marked critical.")
+def watch(
+    *, service: str, profile: str, deployed: str, every: float, for_hours: float, quick: bool
+) -> int:
+    _require_modules("watch", "http", ("httpx",))
+    from pytest_smoke.server.watch_cli import WatchFailed, start_watch, summary, token_from
+
+    try:
+        answer = start_watch(
+            service,
+            profile=profile,
+            version=deployed,
+            token=token_from(os.environ),
+            every_minutes=every,
+            for_hours=for_hours,
+            quick=quick,
+        )
+    except WatchFailed as error:
+        raise WatchRefused(str(error)) from None
+    click.echo(summary(answer))
+    return 0
+
+
 def _usage_line(error: click.UsageError, prog_name: str) -> str:
     """click's usage error as one line: ``smoke-gate run: problem; see 'smoke-gate run --help'``.
 

@@ -27,6 +27,8 @@ PG_HOST: Final = "127.0.0.1"
 PG_PORT: Final = 5432
 #: the verdicts :func:`seed` cycles through
 SEED_VERDICTS: Final = ("PROCEED", "PROCEED", "MONITOR", "INVESTIGATE", "ROLLBACK")
+#: tests passed (of 25) in a seeded run, by its verdict
+SEED_PASSED: Final = {"PROCEED": 25, "MONITOR": 24, "INVESTIGATE": 22, "ROLLBACK": 18}
 
 
 def postgres_reachable() -> bool:
@@ -107,7 +109,7 @@ async def seed(
     newest: datetime | None = None,
     with_documents: bool = True,
 ) -> list[str]:
-    """Store ``n`` finished runs at once; their IDs, newest first.
+    """Store ``n`` finished runs at once, with their figures; their IDs, newest first.
 
     Run ``i`` (0 newest) is ``profiles[i % len]``'s, created one minute before run ``i - 1``
     (from ``newest``, default now), done, its verdict cycling through :data:`SEED_VERDICTS`,
@@ -141,6 +143,13 @@ async def seed(
                 "created_at": created,
                 "started_at": created + timedelta(seconds=1),
                 "finished_at": created + timedelta(seconds=20),
+                # the figures the store keeps from a report, spread for the charts to draw
+                "version": f"1.0.{i // 500}",
+                "trigger": "api",
+                "tests_total": 25,
+                "tests_passed": SEED_PASSED[verdict],
+                "duration_seconds": 19.0 + i % 7,
+                "p95_ms": 80.0 + (i % 50) * 3,
             }
         )
         if with_documents:

@@ -242,7 +242,9 @@ def test_post_runs_wait_answers_the_finished_run(
         "markers": None,
         "categories": [],
         "read_only": False,
+        "version": None,
     }
+    assert (proceeded["trigger"], proceeded["flaky_tests"]) == ("api", [])
     report = proceeded["report"]
     assert_valid_report(report)
     assert report["verdict"] == "PROCEED"

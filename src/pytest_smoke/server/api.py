@@ -72,7 +72,7 @@ class RunSummary(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-    trigger: str = Field(description="what started it: api, gate, schedule or watch")
+    trigger: str = Field(description="what started it: api, gate, schedule, watch or dashboard")
     flaky_tests: list[str] = Field(
         description="tests that passed in the previous run of this profile and version and "
         "failed in this one, or the other way round"

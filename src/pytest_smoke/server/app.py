@@ -38,7 +38,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pytest_smoke import __version__
-from pytest_smoke.server import logs, profiles
+from pytest_smoke.server import logs, profiles, schedule_routes
+from pytest_smoke.server.alerts import Notifier
 from pytest_smoke.server.api import (
     ErrorView,
     FlaggerPayload,
@@ -63,6 +64,7 @@ from pytest_smoke.server.auth import (
     token_matches,
     unauthorized,
 )
+from pytest_smoke.server.incidents import IncidentTracker
 from pytest_smoke.server.metrics import CONTENT_TYPE, ServiceMetrics
 from pytest_smoke.server.runs import (
     TERMINAL,
@@ -71,6 +73,7 @@ from pytest_smoke.server.runs import (
     RunRequestError,
     RunState,
 )
+from pytest_smoke.server.schedules import Schedules
 from pytest_smoke.server.service import Executor, RunService, now, run_summary, run_view
 from pytest_smoke.server.store import RunStore
 
@@ -87,6 +90,8 @@ PASSING: Final = frozenset({"PROCEED", "MONITOR"})
 UNFINISHED_ERROR: Final = "the service stopped before the run ended"
 #: How often old runs are deleted (``retention_days``).
 RETENTION_INTERVAL: Final = 3600.0
+#: Seconds the alerts under way may take at shutdown before they are given up.
+ALERTS_SHUTDOWN_WAIT: Final = 10.0
 
 # --- the app ------------------------------------------------------------------------------------
 
@@ -137,6 +142,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     store = await RunStore.open(settings.history_url)
     retention: asyncio.Task[None] | None = None
     try:
+        # the incidents as the last service left them: a run it left unfinished (crashed
+        # below, INVESTIGATE) is not an incident it alerted on
+        incidents = IncidentTracker(Notifier.from_settings(settings), settings.base_url)
+        incidents.seed(await store.latest_verdicts())
         crashed = await store.mark_unfinished_crashed(UNFINISHED_ERROR)
         if crashed:
             logs.log.warning("runs left unfinished marked crashed", extra={"runs": crashed})
@@ -144,8 +153,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         for profile, record in (await store.latest_verdicts()).items():
             if record.verdict is not None:
                 metrics.last_verdict(profile, record.verdict)
-        service = RunService(settings, store, _make_executor(settings), metrics)
+        service = RunService(
+            settings, store, _make_executor(settings), metrics, incidents=incidents
+        )
         app.state.runs = service
+
+        async def submit(request: RunRequest, trigger: str) -> None:
+            await service.start(request, trigger=trigger)
+
+        schedules = Schedules(store, submit)
+        app.state.schedules = schedules
         if settings.retention_days:
             retention = asyncio.create_task(
                 _retain(store, settings.data_dir, settings.retention_days)
@@ -159,9 +176,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             },
         )
         try:
+            await schedules.start()
             yield
         finally:
+            await schedules.shutdown()  # before the runs: no run starts while they stop
             await service.shutdown()
+            await incidents.aclose(ALERTS_SHUTDOWN_WAIT)
     finally:
         if retention is not None:
             retention.cancel()
@@ -224,6 +244,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
     _add_run_routes(app)
     _add_sync_routes(app)
     _add_read_routes(app)
+    app.include_router(schedule_routes.router)
+    if settings.dashboard:
+        from pytest_smoke.server.dashboard import routes as dashboard_routes
+
+        app.include_router(dashboard_routes.router)
     return app
 
 

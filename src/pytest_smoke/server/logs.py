@@ -26,11 +26,13 @@ def configure(level: str = "INFO") -> None:
     handler.setFormatter(
         JsonFormatter(_FORMAT, rename_fields={"levelname": "level", "name": "logger"})
     )
-    for name in (LOGGER_NAME, "uvicorn", "uvicorn.access", "dramatiq"):
+    for name in (LOGGER_NAME, "uvicorn", "uvicorn.access", "dramatiq", "apscheduler"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(level)
         logger.propagate = False
+    # APScheduler says "Running job" at each run, which the service logs in its own words
+    logging.getLogger("apscheduler").setLevel(max(logging.getLevelName(level), logging.WARNING))
     # uvicorn.error propagates to uvicorn: it needs no handler of its own.
     logging.getLogger("uvicorn.error").handlers.clear()
     logging.getLogger("uvicorn.error").propagate = True

@@ -101,7 +101,8 @@ class Run(Base):
         ),
         Index("ix_smoke_gate_runs_state", "state"),
         Index("ix_smoke_gate_runs_profile_version", "profile", "version", "finished_at"),
-        Index("ix_smoke_gate_runs_finished_at", "finished_at"),
+        Index("ix_smoke_gate_runs_finished_at", "finished_at", "id"),
+        Index("ix_smoke_gate_runs_profile_finished_at", "profile", "finished_at", "id"),
     )
 
 

@@ -23,6 +23,7 @@ from pytest_smoke.server.runs import (
 )
 
 if TYPE_CHECKING:
+    from pytest_smoke.server.incidents import IncidentTracker
     from pytest_smoke.server.metrics import ServiceMetrics
     from pytest_smoke.server.settings import ServerSettings
     from pytest_smoke.server.store import RunRecord, RunStore
@@ -66,11 +67,14 @@ class RunService:
         store: RunStore,
         executor: Executor,
         metrics: ServiceMetrics,
+        incidents: IncidentTracker | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.executor = executor
         self.metrics = metrics
+        #: opens and resolves the profiles' incidents (:mod:`.incidents`); None: no alerts
+        self.incidents = incidents
         #: ``GET /runs`` pages, encoded (:mod:`.page_cache`)
         self.pages = PageCache(settings.list_cache_seconds)
         self._lock = asyncio.Lock()
@@ -175,6 +179,8 @@ class RunService:
                 await self.store.finish(run_id, outcome, now())
             except Exception:
                 logs.log.exception("the run's end was not recorded", extra={"run_id": run_id})
+            else:
+                await self._observe(run_id)
             self.metrics.record(request.profile, outcome.state.value, outcome.document)
             logs.run_log(
                 run_id,
@@ -187,6 +193,17 @@ class RunService:
             )
         finally:
             self._followers.pop(run_id, None)
+
+    async def _observe(self, run_id: str) -> None:
+        """Tell the incident tracker how the run ended (it alerts in the background)."""
+        if self.incidents is None:
+            return
+        try:
+            record = await self.store.get(run_id)  # with its report: reasons and causes
+            if record is not None:
+                await self.incidents.observe(record)
+        except Exception:  # an alert never fails the run
+            logs.log.exception("the run's incident state was not updated", extra={"run_id": run_id})
 
     async def _watch(self, run_id: str, handle: Handle) -> RunOutcome:
         started: asyncio.Future[Any] = asyncio.ensure_future(handle.started.wait())

@@ -45,7 +45,10 @@ def upgrade() -> None:
         runs.create_index(
             "ix_smoke_gate_runs_profile_version", ["profile", "version", "finished_at"]
         )
-        runs.create_index("ix_smoke_gate_runs_finished_at", ["finished_at"])
+        runs.create_index("ix_smoke_gate_runs_finished_at", ["finished_at", "id"])
+        runs.create_index(
+            "ix_smoke_gate_runs_profile_finished_at", ["profile", "finished_at", "id"]
+        )
     op.create_table(
         "smoke_gate_schedules",
         sa.Column("id", sa.String(64), primary_key=True),
@@ -65,6 +68,7 @@ def downgrade() -> None:
     """Drop the schedules and the runs' new columns."""
     op.drop_table("smoke_gate_schedules")
     with op.batch_alter_table("smoke_gate_runs") as runs:
+        runs.drop_index("ix_smoke_gate_runs_profile_finished_at")
         runs.drop_index("ix_smoke_gate_runs_finished_at")
         runs.drop_index("ix_smoke_gate_runs_profile_version")
         for column in reversed(_run_columns()):
