@@ -7,8 +7,9 @@ of every project that has it installed, smoke run or not. This script measures t
     ``import pytest_smoke.plugin`` with ``time.perf_counter`` (``-X importtime`` self-times
     leave out child modules, so they understate it). Reports the median and the p90 in ms.
     Goal: median <= 3 ms. The p90 is shown for the spread and has no goal. Outside pytest,
-    so without its assertion-rewriting import hook: inside pytest every module of the plugin's
-    package goes through that hook, which costs more per module (see (b)).
+    so without its assertion-rewriting import hook: inside pytest the entry module and the
+    package's ``__init__`` go through that hook, which costs several times a plain import per
+    module; the entry module imports the rest without it (see ``pytest_smoke.plugin``).
 
 (b) whole-run overhead: ``python -m pytest --co -q -p no:cacheprovider`` in an empty temporary
     directory, once with the plugin loaded and once with ``-p no:smoke``, N runs each,

@@ -13,15 +13,20 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
+# The keys every run reads are defined by the module with the hooks; the others here. Imported
+# "as" themselves: re-exported for the modules that read them from here.
+from pytest_smoke._plugin import masker_key as masker_key  # noqa: PLC0414
+from pytest_smoke._plugin import recording_key as recording_key  # noqa: PLC0414
+from pytest_smoke._plugin import settings_key as settings_key  # noqa: PLC0414
+from pytest_smoke._plugin import started_key as started_key  # noqa: PLC0414
+
 if TYPE_CHECKING:
     from pytest_smoke.checks import Checks
     from pytest_smoke.dependencies import DependencyStatus
     from pytest_smoke.masking import Masker
     from pytest_smoke.settings import Settings
 
-# Keys are typed by their annotation, not by subscripting StashKey: the module loads in every run.
-settings_key: Final[pytest.StashKey[Settings]] = pytest.StashKey()
-masker_key: Final[pytest.StashKey[Masker]] = pytest.StashKey()
+# Keys are typed by their annotation, not by subscripting StashKey (typing machinery at import).
 checks_key: Final[pytest.StashKey[Checks]] = pytest.StashKey()
 dependency_status_key: Final[pytest.StashKey[DependencyStatus]] = pytest.StashKey()
 #: The http_client latency log of this process, and how many of its entries went on reports.
@@ -39,15 +44,6 @@ item_left_behind_key: Final[pytest.StashKey[list[str]]] = pytest.StashKey()
 item_load_key: Final[pytest.StashKey[dict[str, Any]]] = pytest.StashKey()
 #: The smoke tests this process deselected as not applicable: reason -> node ids.
 not_applicable_key: Final[pytest.StashKey[dict[str, list[str]]]] = pytest.StashKey()
-#: Whether this process puts the gate's data on test reports: in a smoke run (asked for, or smoke
-#: tests collected) and on every xdist worker, whose controller decides.
-recording_key: Final[pytest.StashKey[bool]] = pytest.StashKey()
-#: When the run started: ``time.time()`` and ``time.monotonic()``, for the reports.
-started_key: Final[pytest.StashKey[tuple[float, float]]] = pytest.StashKey()
-
-
-def mark_run_started(config: pytest.Config) -> None:
-    config.stash[started_key] = (time.time(), time.monotonic())
 
 
 def run_started(config: pytest.Config) -> tuple[float, float]:

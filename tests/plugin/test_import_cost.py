@@ -118,37 +118,58 @@ def test_env_profile_imports_dotenv_only(project: pytest.Pytester) -> None:
 
 
 #: What a plain run (no smoke test, no smoke option) may import of the plugin: the entry module
-#: and what it needs to register options, markers, hooks and fixtures. The rest (settings,
-#: gate, reporter, reports, clients, the per-loop-scope fixtures) is imported by smoke runs.
+#: and what it needs to register options, markers and hooks; and the fixtures, once it collects
+#: a file. The rest (settings, gate, reporter, reports, clients, the per-loop-scope fixtures) is
+#: imported by smoke runs.
 PLAIN_RUN_MODULES: Final = {
     "pytest_smoke",
-    "pytest_smoke._state",
-    "pytest_smoke.fixtures",
-    "pytest_smoke.hooks",
+    "pytest_smoke._plugin",
     "pytest_smoke.markers",
     "pytest_smoke.plugin",
     "pytest_smoke.setting_specs",
 }
+FIXTURE_MODULES: Final = {"pytest_smoke.fixtures"}
+#: The only modules of the package pytest's assertion rewriter imports in such a run: each
+#: costs several times a plain import (see pytest_smoke.plugin).
+REWRITTEN: Final = ["pytest_smoke", "pytest_smoke.plugin"]
+
+LOADERS_CONFTEST: Final = f"""
+import json
+import sys
+from pathlib import Path
 
 
-def imported_plugin_modules(pytester: pytest.Pytester) -> set[str]:
+def pytest_sessionfinish(session):
+    loaders = {{
+        name: type(module.__loader__).__name__
+        for name, module in sys.modules.items()
+        if name.partition(".")[0] == "pytest_smoke"
+    }}
+    Path(__file__).with_name({MODULES_FILE!r}).write_text(json.dumps(loaders), encoding="utf-8")
+"""
+
+
+def imported_plugin_modules(pytester: pytest.Pytester) -> dict[str, str]:
     path: Path = pytester.path / MODULES_FILE
-    modules: list[str] = json.loads(path.read_text(encoding="utf-8"))
+    loaders: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
     path.unlink()
-    return {name for name in modules if name.partition(".")[0] == "pytest_smoke"}
+    return loaders
 
 
 @pytest.mark.parametrize("tests", ["", "def test_plain(): pass\n"], ids=["empty", "plain-tests"])
 def test_a_plain_run_imports_only_what_registers_the_plugin(
     pytester: pytest.Pytester, tests: str
 ) -> None:
-    pytester.makeconftest(CONFTEST)
+    pytester.makeconftest(LOADERS_CONFTEST)
     if tests:
         pytester.makepyfile(test_plain=tests)
 
     pytester.runpytest_subprocess(*BASE_ARGS)
 
-    assert imported_plugin_modules(pytester) == PLAIN_RUN_MODULES
+    loaders = imported_plugin_modules(pytester)
+    assert set(loaders) == PLAIN_RUN_MODULES | (FIXTURE_MODULES if tests else set())
+    rewritten = sorted(name for name, loader in loaders.items() if "Rewrit" in loader)
+    assert rewritten == REWRITTEN
 
 
 def test_a_plain_projects_collection_error_gets_no_verdict(pytester: pytest.Pytester) -> None:
