@@ -537,6 +537,16 @@ def test_pages_need_the_token_and_forms_the_csrf_token(dashboard: Dashboard) -> 
         assert client.get("/ui/runs/nope").status_code == 404
         assert client.get("/ui/profiles/nope").status_code == 404
         assert client.get("/ui/static/../app.py").status_code == 404
+        # a mistyped address is a page with one line, not the API's JSON
+        for path, status, line in (
+            ("/ui/runs?page=abc", 422, "query.page: "),
+            ("/ui/no-such-page", 404, "Not Found"),
+        ):
+            mistyped = client.get(path)
+            assert mistyped.status_code == status, path
+            assert mistyped.headers["content-type"].startswith("text/html"), path
+            assert line in html.unescape(mistyped.text), path
+        assert client.get("/runs?limit=abc").headers["content-type"] == "application/json"
         style = client.get(re.search(r'href="(/ui/static/dashboard.css\?v=\w+)"', answer.text)[1])
         assert style.status_code == 200
         assert style.headers["content-type"].startswith("text/css")

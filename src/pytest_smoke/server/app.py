@@ -210,18 +210,31 @@ def _one_line(error: RequestValidationError) -> str:
     return "; ".join(problems) or "invalid request"
 
 
+def _dashboard_problem(request: Request, status_code: int, message: str) -> Response | None:
+    """The dashboard's HTML page for an error of a ``/ui`` request (people, not programs,
+    read those), or None for the API's JSON."""
+    if not request.url.path.startswith("/ui") or not request.app.state.settings.dashboard:
+        return None
+    from pytest_smoke.server.dashboard import routes as dashboard_routes
+
+    return dashboard_routes.problem_page(request, status_code, message)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
-    async def http_error(request: Request, error: Exception) -> JSONResponse:
+    async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)
+        detail = " ".join(str(error.detail).split())
+        page = _dashboard_problem(request, error.status_code, detail)
+        if page is not None:
+            return page
         return JSONResponse(
-            {"detail": " ".join(str(error.detail).split())},
-            status_code=error.status_code,
-            headers=error.headers,
+            {"detail": detail}, status_code=error.status_code, headers=error.headers
         )
 
-    async def invalid(request: Request, error: Exception) -> JSONResponse:
+    async def invalid(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
-        return JSONResponse({"detail": _one_line(error)}, status_code=422)
+        page = _dashboard_problem(request, 422, _one_line(error))
+        return page or JSONResponse({"detail": _one_line(error)}, status_code=422)
 
     async def bad_run(request: Request, error: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=422)

@@ -139,8 +139,13 @@ def _page(
     return response
 
 
-def _problem(request: Request, status_code: int, message: str) -> HTMLResponse:
+def problem_page(request: Request, status_code: int, message: str) -> HTMLResponse:
+    """The dashboard's page for an error: its status and one line (the app's error handlers
+    answer ``/ui`` requests with it, not with JSON)."""
     return _page(request, "problem.html", {"status": status_code, "message": message}, status_code)
+
+
+_problem = problem_page
 
 
 def _to_login(request: Request) -> RedirectResponse:
