@@ -17,10 +17,13 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import pytest
 
+from e2e.test_demo_run import base_environment, started_demo
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterator
     from pathlib import Path
 
+    from e2e.test_demo_run import Demo
     from pytest_smoke.server.store import RunStore
 
 PG_HOST: Final = "127.0.0.1"
@@ -62,6 +65,14 @@ async def postgres_execute(sql: str, database: str = "postgres") -> None:
         await connection.execute(sql)
     finally:
         await connection.close(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def healthy_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The items demo, healthy, for the module (what its services' runs run against)."""
+    directory = tmp_path_factory.mktemp("demo")
+    with started_demo(directory, base_environment(directory)) as demo:
+        yield demo
 
 
 @pytest.fixture(scope="module")

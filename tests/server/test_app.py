@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 
 from e2e.servers import needs_postgres_and_redis
-from e2e.test_demo_run import Demo, base_environment, started_demo
+from e2e.test_demo_run import Demo, base_environment
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -152,14 +152,6 @@ def assert_valid_report(document: dict[str, Any]) -> None:
 
 
 # --- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def healthy_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """The items demo, healthy, for the module."""
-    directory = tmp_path_factory.mktemp("demo")
-    with started_demo(directory, base_environment(directory)) as demo:
-        yield demo
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 
 from e2e.servers import needs_postgres_and_redis
-from e2e.test_demo_run import base_environment, started_demo
 
 from .conftest import run_async
 from .test_app import TOKEN, Service, demo_profiles, running_service, service_environment
@@ -280,14 +279,6 @@ def artifacts() -> Path:
     directory /= "dashboard"
     directory.mkdir(parents=True, exist_ok=True)
     return directory
-
-
-@pytest.fixture(scope="module")
-def healthy_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """The items demo, healthy, for the module: what "run now" runs against."""
-    directory = tmp_path_factory.mktemp("demo")
-    with started_demo(directory, base_environment(directory)) as demo:
-        yield demo
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ class ErrorView(BaseModel):
     detail: str
 
 
-class RunBody(BaseModel):
-    """``POST /runs``: what to run."""
+class RunFields(BaseModel):
+    """What a run runs: a profile and which of its tests (``POST /runs``, schedules)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -33,6 +33,11 @@ class RunBody(BaseModel):
         default_factory=list, max_length=32, description="dependency categories, ORed into -m"
     )
     read_only: bool = Field(False, description="--smoke-read-only")
+
+
+class RunBody(RunFields):
+    """``POST /runs``: what to run."""
+
     version: str | None = Field(
         None,
         min_length=1,

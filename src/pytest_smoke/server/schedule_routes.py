@@ -21,10 +21,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Final
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from pytest_smoke.server import profiles
-from pytest_smoke.server.api import RequestView, error_responses
+from pytest_smoke.server.api import RequestView, RunFields, error_responses
 from pytest_smoke.server.auth import require_read_token, require_token
 from pytest_smoke.server.runs import RunRequest, RunRequestError, validate_request
 from pytest_smoke.server.schedules import (
@@ -45,18 +45,8 @@ DEFAULT_FOR_HOURS: Final = 2.0
 router = APIRouter(tags=["schedules"])
 
 
-class _RequestFields(BaseModel):
+class _RequestFields(RunFields):
     """What each run of a schedule runs (``POST /runs``'s fields)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    profile: str = Field(min_length=1, max_length=255, description="a .env.NAME profile's NAME")
-    quick: bool = Field(False, description="only the tests marked critical (--smoke-quick)")
-    markers: str | None = Field(None, max_length=2000, description="a pytest -m expression")
-    categories: list[str] = Field(
-        default_factory=list, max_length=32, description="dependency categories, ORed into -m"
-    )
-    read_only: bool = Field(False, description="--smoke-read-only")
 
     def run_request(self, version: str | None) -> RunRequest:
         return RunRequest(
