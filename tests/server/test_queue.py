@@ -181,7 +181,7 @@ async def test_a_queued_run_is_cancelled_on_its_worker(
     process = start_worker(profiles, tmp_path / "data", own_namespace, log)
     try:
         async with queue_executor(own_namespace) as queue:
-            await _cancels(queue, process, log)
+            await _cancels(queue, process, log, tmp_path / "data" / "runs")
     finally:
         if process.poll() is None:
             stop_worker(process, log)
@@ -189,11 +189,24 @@ async def test_a_queued_run_is_cancelled_on_its_worker(
     assert "KeyboardInterrupt" in output or "Interrupted" in output, output[-2000:]
 
 
-async def _cancels(queue: QueueExecutor, process: subprocess.Popen[bytes], log: Path) -> None:
+async def _pytest_running(output: Path) -> None:
+    """Until the run's pytest has started its session (a loaded CI machine can take seconds
+    between a worker starting a run and pytest getting that far; a cancel before that finds
+    no Python to interrupt yet)."""
+    for _ in range(600):
+        if output.is_file() and "test session starts" in output.read_text(errors="replace"):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"pytest did not start in 60 s: {output}")
+
+
+async def _cancels(
+    queue: QueueExecutor, process: subprocess.Popen[bytes], log: Path, runs: Path
+) -> None:
     """Cancel a running run; then stop the worker with a run going."""
     handle = await queue.submit("q-hang", RunRequest("hang"))
     await asyncio.wait_for(handle.started.wait(), 60)
-    await asyncio.sleep(2.0)
+    await _pytest_running(runs / "q-hang" / "output.log")
     assert await queue.cancel("q-hang")
     outcome = await asyncio.wait_for(handle.wait(), 30)
     assert (outcome.state, outcome.document) == (RunState.CANCELLED, None)
@@ -202,7 +215,7 @@ async def _cancels(queue: QueueExecutor, process: subprocess.Popen[bytes], log: 
     # a worker that is stopped cancels what it runs, and exits 0
     stopping = await queue.submit("q-stopping", RunRequest("hang", read_only=True))
     await asyncio.wait_for(stopping.started.wait(), 60)
-    await asyncio.sleep(2.0)
+    await _pytest_running(runs / "q-stopping" / "output.log")
     status = await asyncio.to_thread(stop_worker, process, log)
     assert status == 0, log.read_text()[-3000:]
     stopped = await asyncio.wait_for(stopping.wait(), 30)
