@@ -8,9 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pytest_smoke.server.runs import (
-    RunState,
-)
+from pytest_smoke.server.runs import RunRequest, RunState
 
 Verdict = Literal["PROCEED", "MONITOR", "INVESTIGATE", "ROLLBACK"]
 
@@ -33,6 +31,17 @@ class RunFields(BaseModel):
         default_factory=list, max_length=32, description="dependency categories, ORed into -m"
     )
     read_only: bool = Field(False, description="--smoke-read-only")
+
+    def run_request(self, version: str | None) -> RunRequest:
+        """The run these fields ask for, checking ``version`` of the deployment."""
+        return RunRequest(
+            profile=self.profile,
+            quick=self.quick,
+            markers=self.markers,
+            categories=tuple(self.categories),
+            read_only=self.read_only,
+            version=version,
+        )
 
 
 class RunBody(RunFields):

@@ -233,8 +233,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def invalid(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
-        page = _dashboard_problem(request, 422, _one_line(error))
-        return page or JSONResponse({"detail": _one_line(error)}, status_code=422)
+        detail = _one_line(error)
+        page = _dashboard_problem(request, 422, detail)
+        return page or JSONResponse({"detail": detail}, status_code=422)
 
     async def bad_run(request: Request, error: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=422)
@@ -301,15 +302,7 @@ def _add_run_routes(app: FastAPI) -> None:
             raise HTTPException(
                 422, f"wait: at most {runs.settings.max_wait:g} s (SMOKE_SERVER_MAX_WAIT)"
             )
-        request = RunRequest(
-            profile=body.profile,
-            quick=body.quick,
-            markers=body.markers,
-            categories=tuple(body.categories),
-            read_only=body.read_only,
-            version=body.version,
-        )
-        submitted = await runs.start(request)
+        submitted = await runs.start(body.run_request(body.version))
         if wait is None:
             return JSONResponse(submitted.model_dump(mode="json"), status_code=202)
         return await _answer(runs, submitted, wait)

@@ -8,14 +8,18 @@ error instead (the error names secret settings without their value).
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pytest_smoke.server.runs import validate_request
 from pytest_smoke.settings import SettingsError, available_profiles, load_settings
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from pytest_smoke.server.runs import RunRequest
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,12 @@ class ProfileView:
 def profile_names(directory: Path) -> list[str]:
     """The names of the profiles in ``directory`` (``.env.NAME`` files, examples excluded)."""
     return available_profiles(directory)
+
+
+async def check_runnable(request: RunRequest, directory: Path) -> None:
+    """Raise :class:`~.runs.RunRequestError` (one line) unless ``request`` can run with the
+    profiles of ``directory`` (read in a thread: it lists the directory)."""
+    validate_request(request, await asyncio.to_thread(profile_names, directory))
 
 
 def describe(directory: Path, name: str) -> ProfileView:

@@ -16,7 +16,6 @@ is one line (422 for a bad interval, cron expression or request). The app keeps 
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Final
 
@@ -26,7 +25,7 @@ from pydantic import BaseModel, Field
 from pytest_smoke.server import profiles
 from pytest_smoke.server.api import RequestView, RunFields, error_responses
 from pytest_smoke.server.auth import require_read_token, require_token
-from pytest_smoke.server.runs import RunRequest, RunRequestError, validate_request
+from pytest_smoke.server.runs import RunRequest, RunRequestError
 from pytest_smoke.server.schedules import (
     ScheduleError,
     Schedules,
@@ -45,21 +44,7 @@ DEFAULT_FOR_HOURS: Final = 2.0
 router = APIRouter(tags=["schedules"])
 
 
-class _RequestFields(RunFields):
-    """What each run of a schedule runs (``POST /runs``'s fields)."""
-
-    def run_request(self, version: str | None) -> RunRequest:
-        return RunRequest(
-            profile=self.profile,
-            quick=self.quick,
-            markers=self.markers,
-            categories=tuple(self.categories),
-            read_only=self.read_only,
-            version=version,
-        )
-
-
-class DeploymentBody(_RequestFields):
+class DeploymentBody(RunFields):
     """``POST /deployments``: a deployment to watch."""
 
     version: str = Field(min_length=1, max_length=255, description="the version deployed")
@@ -69,7 +54,7 @@ class DeploymentBody(_RequestFields):
     for_hours: float = Field(DEFAULT_FOR_HOURS, description="hours the watch lasts")
 
 
-class ScheduleBody(_RequestFields):
+class ScheduleBody(RunFields):
     """``POST /schedules``: a recurring run, every N minutes or by a cron expression (UTC)."""
 
     version: str | None = Field(None, min_length=1, max_length=255)
@@ -120,9 +105,8 @@ ScheduleId = Annotated[str, Path(max_length=64)]
 
 async def _checked(http: Request, run: RunRequest) -> RunRequest:
     """``run`` if it can run (``POST /runs``'s checks), else 422 with the one line."""
-    names = await asyncio.to_thread(profiles.profile_names, http.app.state.settings.profiles_dir)
     try:
-        validate_request(run, names)
+        await profiles.check_runnable(run, http.app.state.settings.profiles_dir)
     except RunRequestError as error:
         raise HTTPException(422, str(error)) from None
     return run

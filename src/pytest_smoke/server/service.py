@@ -19,7 +19,6 @@ from pytest_smoke.server.runs import (
     RunOutcome,
     RunRequest,
     RunState,
-    validate_request,
 )
 
 if TYPE_CHECKING:
@@ -91,8 +90,7 @@ class RunService:
 
         Raises :class:`RunRequestError` (one line) for a request that cannot run.
         """
-        names = await asyncio.to_thread(profiles.profile_names, self.settings.profiles_dir)
-        validate_request(request, names)
+        await profiles.check_runnable(request, self.settings.profiles_dir)
         # One submission at a time: a run is in the history before a request can join it.
         async with self._lock:
             run_id = uuid.uuid4().hex
