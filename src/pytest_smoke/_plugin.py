@@ -1,9 +1,10 @@
 """The hooks of pytest-smoke-gate, registered by its entry module :mod:`pytest_smoke.plugin`.
 
 Each hook is a few lines; the work happens in settings, recorder, gate and reports, which know
-nothing of these hooks. What this module imports stays small, because pytest imports it in
-every run of every project that has the plugin installed, smoke run or not: the fixtures are
-registered when a run collects a file, settings, gate and reports when a smoke run needs them.
+nothing of these hooks. What this module imports and registers stays small, because pytest
+imports it in every run of every project that has the plugin installed, smoke run or not: the
+fixtures are registered when a run collects a file, the report hooks when a run records or
+masks, settings, gate and reports when a smoke run needs them.
 """
 
 from __future__ import annotations
@@ -23,8 +24,12 @@ if TYPE_CHECKING:
     from pytest_smoke.masking import Masker
     from pytest_smoke.settings import Settings
 
-#: The name :mod:`pytest_smoke.fixtures` is registered under, once per run that needs it.
+#: The names :mod:`pytest_smoke.fixtures` and the hook classes below are registered under,
+#: once per run that needs them.
 FIXTURES_PLUGIN: Final = "smoke-fixtures"
+RUN_PLUGIN: Final = "smoke-run"
+SUITE_PLUGIN: Final = "smoke-suite"
+FIXTURE_LISTING_PLUGIN: Final = "smoke-fixture-listing"
 
 
 # The stash keys a run that is not a smoke run reads: here, not in pytest_smoke._state (which
@@ -71,18 +76,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     setting_specs.add_options(parser)
 
 
-@pytest.hookimpl(tryfirst=True, specname="pytest_configure")  # before pytest-asyncio reads it
-def pytest_configure_suite_loop_scope(config: pytest.Config) -> None:
-    # Only a run that names the bundled suite can need it: most runs stop at this check.
-    if config.pluginmanager.hasplugin("asyncio") and any(
-        "suite" in arg or "pytest_smoke" in arg for arg in config.args
-    ):
+# The hooks every run needs are module functions, registered with the module; the others are
+# methods of the classes below, registered only in a run that needs them: pluggy inspects each
+# hook implementation it registers, and a run of 50 plain tests would otherwise call the report
+# wrapper 150 times for nothing.
+
+
+@pytest.hookimpl(tryfirst=True)  # the suite's loop scope before pytest-asyncio reads it
+def pytest_configure(config: pytest.Config) -> None:
+    if _may_name_bundled_suite(config):
         from pytest_smoke import suite_settings
 
         suite_settings.set_fixture_loop_scope(config)
-
-
-def pytest_configure(config: pytest.Config) -> None:
+        config.pluginmanager.register(SuiteHooks(), SUITE_PLUGIN)
+    if config.option.showfixtures:
+        config.pluginmanager.register(FixtureListing(), FIXTURE_LISTING_PLUGIN)
     for line in markers.marker_lines():
         config.addinivalue_line("markers", line)
     config.stash[started_key] = (time.time(), time.monotonic())
@@ -93,7 +101,7 @@ def pytest_configure(config: pytest.Config) -> None:
         _state.get_settings(config)
         _state.get_checks(config)
     if hasattr(config, "workerinput"):  # xdist worker: the controller aggregates and reports
-        config.stash[recording_key] = True
+        start_recording(config)
     elif requested or getattr(config.option, "dist", "no") != "no":
         # An xdist controller never collects: it cannot wait for smoke tests to show up.
         from pytest_smoke import reporter
@@ -101,10 +109,10 @@ def pytest_configure(config: pytest.Config) -> None:
         reporter.start(config, requested=requested)
 
 
-@pytest.hookimpl(trylast=True)  # after pytest's fixture manager has read every plugin
-def pytest_sessionstart(session: pytest.Session) -> None:
-    if session.config.option.showfixtures:  # lists them even where no test file is collected
-        _register_fixtures(session)
+def _may_name_bundled_suite(config: pytest.Config) -> bool:
+    # A cheap look at the command line; suite_settings and suite_ids look closely.
+    places = (*config.args, str(config.invocation_params.dir))
+    return any("suite" in place or "pytest_smoke" in place for place in places)
 
 
 def pytest_collectstart(collector: pytest.Collector) -> None:
@@ -123,17 +131,6 @@ def _register_fixtures(session: pytest.Session) -> None:
     fixtures = import_unrewritten("fixtures")
     manager.register(fixtures, FIXTURES_PLUGIN)
     fixtures.register_aliases(session)
-
-
-def pytest_report_header(config: pytest.Config) -> list[str] | None:
-    settings = config.stash.get(settings_key, None)  # only where something resolved them
-    if settings is None:
-        return None
-    profile = f"{settings.profile} ({settings.profile_file})" if settings.profile_file else "none"
-    lines = [f"smoke: profile {profile}, gate {'on' if settings.gate else 'off (advisory)'}"]
-    if config.option.verbose > 0:
-        lines += [f"  {name}={value}  [{source}]" for name, value, source in settings.describe()]
-    return lines
 
 
 @pytest.hookimpl(trylast=True)  # after -k, -m and --deselect: only what would have run
@@ -158,46 +155,84 @@ def _gated(item: pytest.Item) -> bool:
     return any(mark.name in markers.GATED_MARKERS for mark in item.iter_markers())
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_pycollect_makemodule(
-    module_path: Path, parent: pytest.Collector
-) -> pytest.Module | None:
-    # The bundled suite run from the wheel gets ids that do not depend on where the venv is;
-    # why this hook and not another way: see pytest_smoke.suite_ids.
-    if "pytest_smoke" not in module_path.parts:  # every other test file of every run
-        return None
-    from pytest_smoke import suite_ids
-
-    nodeid = suite_ids.installed_suite_nodeid(module_path)
-    if nodeid is None:
-        return None  # pytest's own implementation builds the module
-    module: pytest.Module = pytest.Module.from_parent(parent, path=module_path, nodeid=nodeid)
-    return module
+def start_recording(config: pytest.Config) -> None:
+    """From now on this process puts the gate's data on every test report."""
+    config.stash[recording_key] = True
+    register_run_hooks(config)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    recording = item.config.stash.get(recording_key, False)  # a plain run records nothing
-    masker = item.config.stash.get(masker_key, None)
-    if recording or masker:
-        from pytest_smoke import reporter
-
-        if recording:
-            reporter.annotate(report, item, call)
-        if masker:  # before the report reaches the terminal, JUnit, HTML, JSON or the controller
-            reporter.scrub_report(report, masker)
-    return report
+def register_run_hooks(config: pytest.Config) -> None:
+    """Register :class:`RunHooks` for this run, once: when it starts recording or resolves
+    settings (whose secrets its reports must not show)."""
+    if not config.pluginmanager.has_plugin(RUN_PLUGIN):
+        config.pluginmanager.register(RunHooks(), RUN_PLUGIN)
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_smoke_root_cause(
-    item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport
-) -> str | None:
-    if call.excinfo is None:
-        return None
-    from pytest_smoke.causes import root_cause_of
+class RunHooks:
+    """The hooks of a run that records for the gate, or masks secrets in its reports."""
 
-    return root_cause_of(call.excinfo.value)
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        recording = item.config.stash.get(recording_key, False)
+        masker = item.config.stash.get(masker_key, None)
+        if recording or masker:
+            from pytest_smoke import reporter
+
+            if recording:
+                reporter.annotate(report, item, call)
+            if masker:  # before the report reaches the terminal, JUnit, HTML, JSON or xdist
+                reporter.scrub_report(report, masker)
+        return report
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_smoke_root_cause(
+        self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport
+    ) -> str | None:
+        if call.excinfo is None:
+            return None
+        from pytest_smoke.causes import root_cause_of
+
+        return root_cause_of(call.excinfo.value)
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str] | None:
+        settings = config.stash.get(settings_key, None)  # only where something resolved them
+        if settings is None:
+            return None
+        profile_file = settings.profile_file
+        profile = f"{settings.profile} ({profile_file})" if profile_file else "none"
+        lines = [f"smoke: profile {profile}, gate {'on' if settings.gate else 'off (advisory)'}"]
+        if config.option.verbose > 0:
+            described = settings.describe()
+            lines += [f"  {name}={value}  [{source}]" for name, value, source in described]
+        return lines
+
+
+class SuiteHooks:
+    """Registered in a run whose command line may name the bundled suite."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pycollect_makemodule(
+        self, module_path: Path, parent: pytest.Collector
+    ) -> pytest.Module | None:
+        # The bundled suite run from the wheel gets ids that do not depend on where the venv
+        # is; why this hook and not another way: see pytest_smoke.suite_ids.
+        if "pytest_smoke" not in module_path.parts:  # every other test file of the run
+            return None
+        from pytest_smoke import suite_ids
+
+        nodeid = suite_ids.installed_suite_nodeid(module_path)
+        if nodeid is None:
+            return None  # pytest's own implementation builds the module
+        module: pytest.Module = pytest.Module.from_parent(parent, path=module_path, nodeid=nodeid)
+        return module
+
+
+class FixtureListing:
+    """Registered for ``pytest --fixtures``, which lists ours even where no file is collected."""
+
+    @pytest.hookimpl(trylast=True)  # after pytest's fixture manager has read every plugin
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        _register_fixtures(session)

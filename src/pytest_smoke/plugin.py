@@ -55,12 +55,6 @@ from pytest_smoke._plugin import (  # noqa: E402  (after the import above, not t
     pytest_collection_modifyitems,
     pytest_collectstart,
     pytest_configure,
-    pytest_configure_suite_loop_scope,
-    pytest_pycollect_makemodule,
-    pytest_report_header,
-    pytest_runtest_makereport,
-    pytest_sessionstart,
-    pytest_smoke_root_cause,
 )
 
 __all__ = [
@@ -70,10 +64,4 @@ __all__ = [
     "pytest_collection_modifyitems",
     "pytest_collectstart",
     "pytest_configure",
-    "pytest_configure_suite_loop_scope",
-    "pytest_pycollect_makemodule",
-    "pytest_report_header",
-    "pytest_runtest_makereport",
-    "pytest_sessionstart",
-    "pytest_smoke_root_cause",
 ]

@@ -595,9 +595,8 @@ def add_options(parser: pytest.Parser) -> None:
         help=f"{_PROFILE_FILE_HELP} [env {PROFILE_FILE_ENV}]",
     )
     for spec in SPECS:
-        sources = ", ".join(
-            f"{kind} {name}" for kind, name in (("env", spec.env), ("ini", spec.ini)) if name
-        )
+        # Every setting with an option has an environment variable and an ini key.
+        sources = f"env {spec.env}, ini {spec.ini}"
         if spec.option and spec.flag:
             group.addoption(
                 spec.option,

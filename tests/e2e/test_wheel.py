@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import configparser
 import subprocess
 import sys
 import zipfile
@@ -46,6 +47,7 @@ def test_the_wheel_contains_the_suite_the_demo_and_the_command(tmp_path: Path) -
     assert "pytest_smoke/reports/smoke-gate-report.schema.json" in names
     assert "pytest_smoke/py.typed" in names
     entry_points = next(name for name in names if name.endswith("entry_points.txt"))
-    declared = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "smoke = pytest_smoke.plugin" in declared
-    assert "smoke-gate = pytest_smoke.cli:main" in declared
+    declared = configparser.ConfigParser()
+    declared.read_string(zipfile.ZipFile(wheel).read(entry_points).decode())
+    assert dict(declared["pytest11"]) == {"smoke": "pytest_smoke.plugin"}
+    assert dict(declared["console_scripts"]) == {"smoke-gate": "pytest_smoke.cli:main"}

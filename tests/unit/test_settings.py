@@ -344,6 +344,13 @@ def test_the_settings_page_documents_every_setting() -> None:
             assert name is None or f"`{name}`" in page, name
 
 
+def test_every_option_names_its_environment_variable_and_ini_key() -> None:
+    # `pytest --help` shows both after each option's text (setting_specs.add_options).
+    with_option = [spec for spec in SPECS if spec.option]
+    assert [spec.name for spec in with_option if not spec.env] == []
+    assert [spec.name for spec in with_option if not spec.ini] == []
+
+
 def test_a_bad_vm_resource_id_shows_the_expected_format(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as caught:
         load(tmp_path, environ={"VM_RESOURCE_ID": "/subscriptions/s/resourceGroups/rg/vm1"})
