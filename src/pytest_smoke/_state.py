@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
-from pytest_smoke import _plugin
+from pytest_smoke import plugin
 
 # The keys every run reads are defined by the module with the hooks; the others here. Imported
 # "as" themselves: re-exported for the modules that read them from here.
-from pytest_smoke._plugin import masker_key as masker_key  # noqa: PLC0414
-from pytest_smoke._plugin import recording_key as recording_key  # noqa: PLC0414
-from pytest_smoke._plugin import settings_key as settings_key  # noqa: PLC0414
-from pytest_smoke._plugin import started_key as started_key  # noqa: PLC0414
+from pytest_smoke.plugin import masker_key as masker_key  # noqa: PLC0414
+from pytest_smoke.plugin import recording_key as recording_key  # noqa: PLC0414
+from pytest_smoke.plugin import settings_key as settings_key  # noqa: PLC0414
+from pytest_smoke.plugin import started_key as started_key  # noqa: PLC0414
 
 if TYPE_CHECKING:
     from pytest_smoke.checks import Checks
@@ -90,7 +90,7 @@ def get_masker(config: pytest.Config) -> Masker:
         masker = config.stash[masker_key] = Masker()
         factory = install_log_masking(masker)
         config.add_cleanup(lambda: uninstall_log_masking(factory))
-        _plugin.register_run_hooks(config)  # the reports' scrubbing
+        plugin.register_run_hooks(config)  # the reports' scrubbing
     return masker
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
-from pytest_smoke import _plugin, _state
+from pytest_smoke import _state, plugin
 from pytest_smoke.markers import OWN_MARKERS
 from pytest_smoke.recorder import ResultRecorder
 
@@ -270,7 +270,7 @@ def start(
     ``requested``: the run asked for the gate; ``smoke_tests_collected``: registered because
     smoke tests were collected, after ``errors`` collection errors.
     """
-    _plugin.start_recording(config)
+    plugin.start_recording(config)
     reporter = GateReporter(
         config,
         requested=requested,

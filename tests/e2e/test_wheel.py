@@ -49,5 +49,5 @@ def test_the_wheel_contains_the_suite_the_demo_and_the_command(tmp_path: Path) -
     entry_points = next(name for name in names if name.endswith("entry_points.txt"))
     declared = configparser.ConfigParser()
     declared.read_string(zipfile.ZipFile(wheel).read(entry_points).decode())
-    assert dict(declared["pytest11"]) == {"smoke": "pytest_smoke.plugin"}
+    assert dict(declared["pytest11"]) == {"smoke": "pytest_smoke:plugin"}
     assert dict(declared["console_scripts"]) == {"smoke-gate": "pytest_smoke.cli:main"}

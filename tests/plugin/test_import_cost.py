@@ -1,10 +1,11 @@
 """The plugin must cost almost nothing in every pytest run where it is installed.
 
-pytest loads ``pytest_smoke.plugin`` through its ``pytest11`` entry point in every run of every
-project that has pytest-smoke-gate installed, smoke run or not. So a run must never import the
-heavy client libraries behind the optional extras (SQLAlchemy, asyncpg, redis, httpx, the Azure
-SDK, aiohttp), nor jinja2, and not even python-dotenv unless an env profile is actually used.
-Those belong in the fixtures and checks that need them, imported when they run.
+pytest loads ``pytest_smoke.plugin`` through its ``pytest11`` entry point (``pytest_smoke:plugin``)
+in every run of every project that has pytest-smoke-gate installed, smoke run or not. So a run
+must never import the heavy client libraries behind the optional extras (SQLAlchemy, asyncpg,
+redis, httpx, the Azure SDK, aiohttp), nor jinja2, and not even python-dotenv unless an env
+profile is actually used. Those belong in the fixtures and checks that need them, imported when
+they run.
 
 Each test runs pytest in a subprocess (a fresh interpreter, so nothing the outer test session
 imported leaks in) with a conftest that dumps ``sorted(sys.modules)`` at session finish.
@@ -117,21 +118,20 @@ def test_env_profile_imports_dotenv_only(project: pytest.Pytester) -> None:
     assert sorted(imported.intersection(HEAVY)) == []
 
 
-#: What a plain run (no smoke test, no smoke option) may import of the plugin: the entry module
-#: and what it needs to register options, markers and hooks; and the fixtures, once it collects
-#: a file. The rest (settings, gate, reporter, reports, clients, the per-loop-scope fixtures) is
-#: imported by smoke runs.
+#: What a plain run (no smoke test, no smoke option) may import of the plugin: the package (the
+#: entry point) and what it needs to register options, markers and hooks; and the fixtures, once
+#: it collects a file. The rest (settings, gate, reporter, reports, clients, the per-loop-scope
+#: fixtures) is imported by smoke runs.
 PLAIN_RUN_MODULES: Final = {
     "pytest_smoke",
-    "pytest_smoke._plugin",
     "pytest_smoke.markers",
     "pytest_smoke.plugin",
     "pytest_smoke.setting_specs",
 }
 FIXTURE_MODULES: Final = {"pytest_smoke.fixtures"}
-#: The only modules of the package pytest's assertion rewriter imports in such a run: each
-#: costs several times a plain import (see pytest_smoke.plugin).
-REWRITTEN: Final = ["pytest_smoke", "pytest_smoke.plugin"]
+#: The only module of the package pytest's assertion rewriter imports in such a run: each costs
+#: several times a plain import (see pytest_smoke/__init__.py).
+REWRITTEN: Final = ["pytest_smoke"]
 
 LOADERS_CONFTEST: Final = f"""
 import json
