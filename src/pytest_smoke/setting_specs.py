@@ -595,24 +595,25 @@ def add_options(parser: pytest.Parser) -> None:
         help=f"{_PROFILE_FILE_HELP} [env {PROFILE_FILE_ENV}]",
     )
     for spec in SPECS:
-        # Every setting with an option has an environment variable and an ini key.
-        sources = f"env {spec.env}, ini {spec.ini}"
-        if spec.option and spec.flag:
-            group.addoption(
-                spec.option,
-                dest=_dest(spec.name),
-                action="store_true",
-                default=None,
-                help=f"{spec.help} [{sources}]",
-            )
-        elif spec.option:
-            group.addoption(
-                spec.option,
-                dest=_dest(spec.name),
-                metavar=spec.metavar,
-                default=None,
-                help=f"{spec.help} [{sources}]",
-            )
+        if spec.option:
+            # Every setting with an option has an environment variable and an ini key.
+            text = f"{spec.help} [env {spec.env}, ini {spec.ini}]"
+            if spec.flag:
+                group.addoption(
+                    spec.option,
+                    dest=_dest(spec.name),
+                    action="store_true",
+                    default=None,
+                    help=text,
+                )
+            else:
+                group.addoption(
+                    spec.option,
+                    dest=_dest(spec.name),
+                    metavar=spec.metavar,
+                    default=None,
+                    help=text,
+                )
         if spec.ini:
             parser.addini(spec.ini, f"{spec.help} [env {spec.env}]", type="string", default="")
 

@@ -33,7 +33,7 @@ class RunFields(BaseModel):
     read_only: bool = Field(False, description="--smoke-read-only")
 
     def run_request(self, version: str | None) -> RunRequest:
-        """The run these fields ask for, checking ``version`` of the deployment."""
+        """The run these fields ask for, of the deployment's ``version`` (``None``: unnamed)."""
         return RunRequest(
             profile=self.profile,
             quick=self.quick,

@@ -145,7 +145,9 @@ def problem_page(request: Request, status_code: int, message: str) -> HTMLRespon
     return _page(request, "problem.html", {"status": status_code, "message": message}, status_code)
 
 
-_problem = problem_page
+def _expired_form(request: Request) -> HTMLResponse:
+    """The answer to a form whose CSRF token does not match (an old page, another tab)."""
+    return problem_page(request, 403, "the form has expired: reload the page and try again")
 
 
 def _to_login(request: Request) -> RedirectResponse:
@@ -218,7 +220,7 @@ async def profile_page(request: Request, profile: str, range: str = "7d") -> Res
         store.list(profile=profile, limit=15),
     )
     if not recent and profile not in names:
-        return _problem(request, 404, f"no profile {profile!r} and no runs of it")
+        return problem_page(request, 404, f"no profile {profile!r} and no runs of it")
     latest = trend[-1] if trend else (await store.latest_verdicts()).get(profile)
     return _page(
         request,
@@ -337,10 +339,10 @@ async def run_page(request: Request, run_id: str) -> Response:
     if not access.may_read(request, settings):
         return _to_login(request)
     if len(run_id) > 64:
-        return _problem(request, 404, "no such run")
+        return problem_page(request, 404, "no such run")
     record = await _runs(request).store.get(run_id)
     if record is None:
-        return _problem(request, 404, f"no run {run_id}")
+        return problem_page(request, 404, f"no run {run_id}")
     going = record.state not in TERMINAL
     return _page(
         request,
@@ -373,7 +375,7 @@ async def login(
     """Check the token; put it in the HttpOnly cookie and go where the user was going."""
     target = access.safe_next(next)
     if not access.csrf_valid(request, csrf):
-        return _problem(request, 403, "the form has expired: reload the page and try again")
+        return _expired_form(request)
     if not token_matches(token.strip(), _settings(request).token):
         logs.log.warning("dashboard sign-in refused")
         page = _page(
@@ -391,7 +393,7 @@ async def login(
 async def logout(request: Request, csrf: Annotated[str, Form(max_length=256)] = "") -> Response:
     """Forget the token cookie."""
     if not access.csrf_valid(request, csrf):
-        return _problem(request, 403, "the form has expired: reload the page and try again")
+        return _expired_form(request)
     response = RedirectResponse("/ui/login", status_code=303)
     access.sign_out(response, request)
     return response
@@ -409,14 +411,14 @@ async def run_now(
     if not access.signed_in(request, _settings(request)):
         return _to_login(request)
     if not access.csrf_valid(request, csrf):
-        return _problem(request, 403, "the form has expired: reload the page and try again")
+        return _expired_form(request)
     run_request = RunRequest(profile=profile, quick=quick, version=version.strip() or None)
     try:
         submitted = await _runs(request).start(run_request, trigger="dashboard")
     except RunRequestError as error:
-        return _problem(request, 422, str(error))
+        return problem_page(request, 422, str(error))
     except HTTPException as error:  # 503: the executor or the history cannot take it now
-        return _problem(request, error.status_code, str(error.detail))
+        return problem_page(request, error.status_code, str(error.detail))
     logs.run_log(submitted.id, "run asked from the dashboard", profile=profile)
     return RedirectResponse(f"/ui/runs/{submitted.id}", status_code=303)
 
