@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's own tests: lint, type check, documentation build, unit + plugin + end-to-end tests.
-# Creates .venv and installs the project with its [test] extra on first run (reused after).
+# Creates .venv and installs the project with its extras and the test dependency group on first
+# run (reused after).
 # Tests that need PostgreSQL or Redis skip, saying so, where those are not running.
 set -euo pipefail
 
@@ -16,8 +17,11 @@ if [[ ! -x "$venv/bin/python" ]]; then
   echo "test.sh: creating $venv" >&2
   "$base" -m venv "$venv" || { echo "test.sh: could not create a venv; install python3-venv" >&2; exit 1; }
 fi
-# Cheap when already installed; keeps the environment in step with pyproject.toml.
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+# Cheap when already installed; keeps the environment in step with pyproject.toml. The tests'
+# own tools are a dependency group (pyproject.toml says why), which needs pip 25.1 or newer.
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "pip>=25.1"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+  -e ".[all,demo,server,worker]" --group test
 
 echo "== ruff" && "$venv/bin/python" -m ruff check .
 echo "== mypy" && "$venv/bin/python" -m mypy

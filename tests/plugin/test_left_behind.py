@@ -85,7 +85,7 @@ def test_left_behind_reaches_the_verdict_and_the_json_report(
 def test_left_behind_in_the_step_summary_and_html(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("pytest_html", reason="pytest-html is part of the [test] extra")
+    pytest.importorskip("pytest_html", reason="pytest-html is in the html extra")
     summary = pytester.path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     pytester.makeconftest(CONFTEST)

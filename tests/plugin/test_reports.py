@@ -137,7 +137,7 @@ def test_junit_testsuite_carries_the_verdict(
 
 
 def test_html_report_has_a_verdict_section(pytester: pytest.Pytester) -> None:
-    pytest.importorskip("pytest_html", reason="pytest-html is part of the [test] extra")
+    pytest.importorskip("pytest_html", reason="pytest-html is in the html extra")
     pytester.makepyfile(MIXED)
     result = pytester.runpytest("--smoke-gate", "--html", "report.html")
     assert result.ret == 11

@@ -66,3 +66,21 @@ def test_repository_links_in_the_docs_name_files_that_exist(page: Path) -> None:
 def test_the_readme_stays_a_quick_start() -> None:
     # The reference belongs in docs/: a README that grows with every feature is not read.
     assert len(README.read_text().splitlines()) < 150
+
+
+def test_the_pypi_page_is_short_and_links_into_the_repository() -> None:
+    # README.pypi.md is the wheel's description: it is in the METADATA that pytest-metadata
+    # parses in every pytest run of every project with the plugin installed (pyproject.toml says
+    # why), and PyPI resolves no relative link.
+    page = ROOT / "README.pypi.md"
+    assert len(page.read_text().splitlines()) <= 25
+    base = repo_url()
+    targets = links(page)
+    assert targets, "the PyPI page links to neither the README nor the docs"
+    assert [link for link in targets if not re.match(rf"{re.escape(base)}(/|#|$)", link)] == []
+    files = [re.fullmatch(r"/blob/main/([^#?]+)", link[len(base) :]) for link in targets]
+    assert [
+        link
+        for link, file in zip(targets, files, strict=True)
+        if file and not (ROOT / file.group(1)).exists()
+    ] == []
