@@ -20,7 +20,6 @@ from pytest_smoke import markers, setting_specs
 if TYPE_CHECKING:
     from typing import Final
 
-    from pytest_smoke.gate import Decision
     from pytest_smoke.masking import Masker
     from pytest_smoke.settings import Settings
 
@@ -45,32 +44,10 @@ recording_key: Final[pytest.StashKey[bool]] = pytest.StashKey()
 started_key: Final[pytest.StashKey[tuple[float, float]]] = pytest.StashKey()
 
 
-class HookSpecs:
-    """The hooks pytest-smoke-gate adds; implement them in a conftest.py or a plugin."""
-
-    @staticmethod
-    @pytest.hookspec(firstresult=True)
-    def pytest_smoke_root_cause(
-        item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport
-    ) -> str | None:
-        """Name the root cause of a failed test phase, or return ``None`` to leave it ungrouped.
-
-        Failures with the same cause are grouped by the gate: counted once toward the failure
-        rate and named in the verdict. The default implementation finds a
-        :class:`pytest_smoke.DependencyUnavailable` in the exception chain. Called where the
-        test runs (on xdist workers too); the first non-``None`` answer wins.
-        """
-
-    @staticmethod
-    def pytest_smoke_decision(config: pytest.Config, decision: Decision) -> None:
-        """Called once, on the controller, with the gate's :class:`pytest_smoke.Decision`.
-
-        Use it to notify people or act on the verdict; the exit status is already decided.
-        """
-
-
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    pluginmanager.add_hookspecs(HookSpecs)
+    from pytest_smoke import import_unrewritten
+
+    pluginmanager.add_hookspecs(import_unrewritten("hookspecs"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -124,6 +124,7 @@ def test_env_profile_imports_dotenv_only(project: pytest.Pytester) -> None:
 #: fixtures) is imported by smoke runs.
 PLAIN_RUN_MODULES: Final = {
     "pytest_smoke",
+    "pytest_smoke.hookspecs",
     "pytest_smoke.markers",
     "pytest_smoke.plugin",
     "pytest_smoke.setting_specs",
