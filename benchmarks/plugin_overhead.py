@@ -33,11 +33,15 @@ of every project that has it installed, smoke run or not. This script measures t
     run (not only collected). Shows that what the plugin defers to a run with tests (its
     per-test hook) stays small too.
 
-(d) with ``--instructions``, informational (no goal): the CPU instructions of one
-    ``pytest --co -q`` in the ini case with and without the plugin, counted by valgrind's
-    callgrind, with ``PYTHONHASHSEED=0`` and the garbage collector off. Unlike wall times they do
-    not depend on what else the machine is doing: the same code gives the same count to a few
-    hundred instructions, so a change's cost shows even on a busy machine. About 30 s.
+(d) with ``--instructions``, informational (no goal): the CPU instructions of ``pytest --co
+    -q`` in both (b) cases with and without the plugin, counted by valgrind's callgrind, with
+    ``PYTHONHASHSEED=0``, the garbage collector off and (where ``setarch`` is installed) address
+    space randomization off. Unlike wall times they do not depend on what else the machine is
+    doing, so a change's cost shows even on a busy machine. The counts of one run still differ
+    by up to about 1M between tries (two levels, cause not traced), so each is the least of
+    three, steady to about 0.1M. Also shown: the difference as a share of the run, and that
+    share of the case's median CPU time from (b), an estimate of the plugin's cost in
+    milliseconds that the machine's noise does not swamp. About 3 minutes.
 
 ``--cpu N`` pins the children to CPU N, so that they do not wander between cores mid-run and
 the other cores take the machine's other work (off by default: on this 2-core machine it did not
@@ -74,6 +78,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -106,6 +111,7 @@ _DROPPED_ENV: Final = (
 #: allocation counts and would make the two counts differ by more than the plugin's code.
 _NO_GC_PYTEST: Final = "import gc, sys, pytest; gc.disable(); sys.exit(pytest.main())"
 _COLLECTED: Final = re.compile(r"Collected : (\d+)")
+_INSTRUCTION_TRIES: Final = 3
 _PLAIN_TESTS: Final = "".join(f"def test_{i}():\n    assert {i} == {i}\n\n\n" for i in range(50))
 
 
@@ -251,35 +257,46 @@ def measure(
 
 
 def instructions(args: list[str], cwd: Path, env: dict[str, str]) -> int:
-    """The instructions one run of ``args`` executes, counted by callgrind."""
-    result = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *args],
-        cwd=cwd,
-        env={**env, "PYTHONHASHSEED": "0"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    found = _COLLECTED.search(result.stderr)
-    if found is None:
-        raise RuntimeError(f"callgrind counted nothing:\n{result.stderr[-2000:]}")
-    return int(found.group(1))
+    """The fewest instructions one of a few runs of ``args`` executes, counted by callgrind."""
+    no_aslr = ["setarch", platform.machine(), "-R"] if shutil.which("setarch") else []
+    counts: list[int] = []
+    for _ in range(_INSTRUCTION_TRIES):
+        result = subprocess.run(
+            [*no_aslr, "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *args],
+            cwd=cwd,
+            env={**env, "PYTHONHASHSEED": "0"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        found = _COLLECTED.search(result.stderr)
+        if found is None:
+            raise RuntimeError(f"callgrind counted nothing:\n{result.stderr[-2000:]}")
+        counts.append(int(found.group(1)))
+    return min(counts)
 
 
-def instruction_lines(workdir: Path, env: dict[str, str]) -> list[Line]:
-    """(d): instructions of ``pytest --co -q`` with and without the plugin."""
-    with_plugin = [sys.executable, "-c", _NO_GC_PYTEST, "-p", "no:cacheprovider", "--co", "-q"]
+def instruction_lines(case: Case, workdir: Path, env: dict[str, str], cpu_ms: float) -> list[Line]:
+    """(d): instructions of ``case`` with and without the plugin; ``cpu_ms``: the median CPU
+    time of its runs without the plugin, from (b)."""
+    with_plugin = [sys.executable, "-c", _NO_GC_PYTEST, "-p", "no:cacheprovider", *case.args]
     without_plugin = [*with_plugin, "-p", "no:smoke"]
     for args in (with_plugin, without_plugin):  # warm .pyc caches, pytest's rewritten ones too
         subprocess.run(args, cwd=workdir, env=env, capture_output=True, check=False)
-    counted = [instructions(args, workdir, env) for args in (with_plugin, without_plugin)]
+    # One valgrind per core: the counts do not depend on what else runs.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        counted = list(
+            pool.map(lambda args: instructions(args, workdir, env), (with_plugin, without_plugin))
+        )
     difference = counted[0] - counted[1]
-    prefix = "(d) pytest --co -q, ini, instructions"
+    share = difference / counted[1]
+    prefix = f"(d) {case.title}, instructions"
     return [
         Line(f"{prefix}, plugin loaded", f"{counted[0] / 1e6:.1f} M", "-", None),
         Line(f"{prefix}, -p no:smoke", f"{counted[1] / 1e6:.1f} M", "-", None),
         Line(f"{prefix}, difference", f"{difference / 1e6:+.1f} M", "-", None),
-        Line(f"{prefix}, ratio", f"{counted[0] / counted[1]:.3f}", "-", None),
+        Line(f"{prefix}, share of the run", f"{share:.2%}", "-", None),
+        Line(f"{prefix}, that share of (b)'s CPU time", f"{share * cpu_ms:+.1f} ms", "-", None),
     ]
 
 
@@ -413,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     env = child_env()
     samples: dict[str, dict[str, list[float]]] = {}
     lines: list[Line] = []
+    instruction_cases: list[tuple[Case, float]] = []
     with tempfile.TemporaryDirectory(prefix="smoke-overhead-") as tmp:
         root = Path(tmp).resolve()
         imports = import_times(args.runs, root, env)
@@ -437,6 +455,9 @@ def main(argv: list[str] | None = None) -> int:
             check_plugin_loaded(workdir, env)
             with_plugin, without_plugin = measure(case, args.runs, workdir, env)
             lines += case_lines(case, with_plugin, without_plugin)
+            if case.goals:
+                cpu_ms = statistics.median(s.cpu for s in without_plugin) * 1000
+                instruction_cases.append((case, cpu_ms))
             samples[f"{case.name} {case.title}"] = {
                 "with_plugin_wall": [s.wall for s in with_plugin],
                 "without_plugin_wall": [s.wall for s in without_plugin],
@@ -444,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
                 "without_plugin_cpu": [s.cpu for s in without_plugin],
             }
         if args.instructions:
-            lines += instruction_lines(root / CASES[0].directory, env)
+            for case, cpu_ms in instruction_cases:
+                lines += instruction_lines(case, root / case.directory, env, cpu_ms)
 
     header = [
         "pytest-smoke-gate plugin overhead",
