@@ -3,10 +3,10 @@
 The package's names are defined in ``_package.py``, which this file runs in the package's
 namespace with Python's own loader. Why not here: pytest loads the plugin through the
 ``pytest11`` entry point ``smoke = pytest_smoke:plugin`` and imports this file through its
-assertion rewriter, whose cached code is read back one object at a time (``marshal.load`` on a
-file): each object of this file costs about a hundred times what Python's own import does, in
-every pytest run of every project that has the plugin installed. So this file holds three
-statements. Type checkers read ``__init__.pyi``.
+assertion rewriter, in every pytest run of every project that has the plugin installed. The
+rewriter hashes the source and reads its cached code back one object at a time
+(``marshal.load`` on a file, a method call per object): with the names defined here, 515 reads;
+with these three statements, 94. Type checkers read ``__init__.pyi``.
 """
 
 import importlib.machinery as _machinery

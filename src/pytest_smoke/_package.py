@@ -7,10 +7,10 @@ on first use (PEP 562), so that loading the plugin into every pytest run costs a
 Why the entry point names an attribute of the package and not the module
 ``pytest_smoke.plugin``: pytest imports every module of a plugin's package through its assertion
 rewriter, whose cached code is read back one object at a time (``marshal.load`` on a file),
-many times what Python's own import costs. So the package's ``__init__.py``, which pytest must
-import first anyway, is the only module of it that goes through the rewriter, and it is three
-statements: asked for ``plugin``, this namespace imports the hook module and what it needs with
-Python's own loader (:func:`import_unrewritten`). None of them asserts anything.
+several times what Python's own import costs. So the package's ``__init__.py``, which pytest
+must import first anyway, is the only module of it that goes through the rewriter, and it is
+three statements: asked for ``plugin``, this namespace imports the hook module and what it needs
+with Python's own loader (:func:`import_unrewritten`). None of them asserts anything.
 """
 
 from __future__ import annotations

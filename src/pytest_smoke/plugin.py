@@ -24,8 +24,7 @@ if TYPE_CHECKING:
     from pytest_smoke.settings import Settings
 
 #: The names :mod:`pytest_smoke.fixtures` and the classes of :mod:`pytest_smoke.lazy_hooks` are
-#: registered under,
-#: once per run that needs them.
+#: registered under, once per run that needs them.
 FIXTURES_PLUGIN: Final = "smoke-fixtures"
 RUN_PLUGIN: Final = "smoke-run"
 SUITE_PLUGIN: Final = "smoke-suite"
