@@ -37,11 +37,14 @@ of every project that has it installed, smoke run or not. This script measures t
     -q`` in both (b) cases with and without the plugin, counted by valgrind's callgrind, with
     ``PYTHONHASHSEED=0``, the garbage collector off and (where ``setarch`` is installed) address
     space randomization off. Unlike wall times they do not depend on what else the machine is
-    doing, so a change's cost shows even on a busy machine. The counts of one run still differ
-    by up to about 1M between tries (two levels, cause not traced), so each is the least of
-    three, steady to about 0.1M. Also shown: the difference as a share of the run, and that
-    share of the case's median CPU time from (b), an estimate of the plugin's cost in
-    milliseconds that the machine's noise does not swamp. About 3 minutes.
+    doing, so a change's cost shows even on a busy machine. They are not exact: the counts of
+    one run differ by up to about 1M between tries (two levels), so each is the least of three;
+    and between invocations of this script, each in a temporary directory of another name, the
+    difference moved by up to about 3M (+10.9M and +14.5M for the same code; causes not
+    traced). Compare changes within one invocation, or in a fixed directory. Also shown: the
+    difference as a share of the run, and that share of the case's median CPU time from (b),
+    an estimate of the plugin's cost in milliseconds that the machine's noise does not swamp.
+    About 3 minutes.
 
 ``--cpu N`` pins the children to CPU N, so that they do not wander between cores mid-run and
 the other cores take the machine's other work (off by default: on this 2-core machine it did not
