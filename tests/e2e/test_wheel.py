@@ -10,11 +10,16 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "src" / "pytest_smoke"
 
 
-def test_the_wheel_contains_the_suite_the_demo_and_the_command(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel of this checkout, built once for the module's tests."""
+    directory = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [
             sys.executable,
@@ -24,14 +29,18 @@ def test_the_wheel_contains_the_suite_the_demo_and_the_command(tmp_path: Path) -
             "--quiet",
             "--no-deps",
             "-w",
-            str(tmp_path),
+            str(directory),
             str(ROOT),
         ],
         check=True,
         capture_output=True,
         timeout=300,
     )
-    (wheel,) = tmp_path.glob("pytest_smoke_gate-*.whl")
+    (built,) = directory.glob("pytest_smoke_gate-*.whl")
+    return built
+
+
+def test_the_wheel_contains_the_suite_the_demo_and_the_command(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     suite = {Path(name).name for name in names if name.startswith("pytest_smoke/suite/")}
     expected = {path.name for path in (PACKAGE / "suite").glob("*.py")}
@@ -56,26 +65,9 @@ def test_the_wheel_contains_the_suite_the_demo_and_the_command(tmp_path: Path) -
     assert {"pytest_smoke/_package.py", "pytest_smoke/__init__.pyi"} <= names
 
 
-def test_the_wheels_metadata_is_short(tmp_path: Path) -> None:
+def test_the_wheels_metadata_is_short(wheel: Path) -> None:
     # pytest-metadata parses it twice in every pytest run of every project that has the plugin
     # installed (pyproject.toml): the short PyPI page, and no extra for this repository's tests.
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "-w",
-            str(tmp_path),
-            str(ROOT),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    (wheel,) = tmp_path.glob("pytest_smoke_gate-*.whl")
     archive = zipfile.ZipFile(wheel)
     name = next(name for name in archive.namelist() if name.endswith(".dist-info/METADATA"))
     metadata = email.message_from_bytes(archive.read(name))
