@@ -598,23 +598,14 @@ def add_options(parser: pytest.Parser) -> None:
     for spec in SPECS:
         if spec.option:
             # Every setting with an option has an environment variable and an ini key.
-            text = f"{spec.help} [env {spec.env}, ini {spec.ini}]"
-            if spec.flag:
-                group.addoption(
-                    spec.option,
-                    dest=_dest(spec.name),
-                    action="store_true",
-                    default=None,
-                    help=text,
-                )
-            else:
-                group.addoption(
-                    spec.option,
-                    dest=_dest(spec.name),
-                    metavar=spec.metavar,
-                    default=None,
-                    help=text,
-                )
+            kind = {"action": "store_true"} if spec.flag else {"metavar": spec.metavar}
+            group.addoption(
+                spec.option,
+                dest=_dest(spec.name),
+                default=None,
+                help=f"{spec.help} [env {spec.env}, ini {spec.ini}]",
+                **kind,
+            )
         if spec.ini:
             parser.addini(spec.ini, f"{spec.help} [env {spec.env}]", default="")
 
